@@ -85,12 +85,12 @@ enum class InsertResult : uint8_t {
 };
 
 struct CacheStats {
-  uint64_t hits = 0;              // Lookup found a fresh entry
-  uint64_t misses = 0;            // Lookup found nothing fresh
-  uint64_t stale_hits = 0;        // RecordStaleHit() calls
-  uint64_t evictions_size = 0;    // evicted to make room or on Resize
-  uint64_t evictions_expired = 0; // dropped past their stale window
-  uint64_t invalidations = 0;     // Invalidate() calls that marked an entry
+  uint64_t hits = 0;               // Lookup found a fresh entry
+  uint64_t misses = 0;             // Lookup found nothing fresh
+  uint64_t stale_hits = 0;         // RecordStaleHit() calls
+  uint64_t evictions_size = 0;     // evicted to make room or on Resize
+  uint64_t evictions_expired = 0;  // dropped past their stale window
+  uint64_t invalidations = 0;      // Invalidate() calls that marked an entry
   uint64_t entries = 0;
   uint64_t bytes = 0;
   uint64_t max_bytes = 0;

@@ -30,9 +30,8 @@ Value::Value(Kind kind, std::string str, std::vector<Field> fields)
       fields_(std::move(fields)) {}
 
 ValuePtr Value::NotFound() {
-  static const ValuePtr* const not_found =
-      new ValuePtr(std::make_shared<const Value>(Kind::kNotFound, "",
-                                                 std::vector<Field>{}));
+  static const ValuePtr* const not_found = new ValuePtr(
+      std::make_shared<const Value>(Kind::kNotFound, "", std::vector<Field>{}));
   return *not_found;
 }
 
