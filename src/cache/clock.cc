@@ -1,6 +1,6 @@
-#include <chrono>
-
 #include "nearcache/clock.h"
+
+#include <chrono>
 
 namespace nearcache {
 namespace {
@@ -10,7 +10,8 @@ class SteadyClock : public Clock {
  public:
   absl::Time Now() const override {
     return absl::UnixEpoch() +
-           absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
+           absl::FromChrono(
+               std::chrono::steady_clock::now().time_since_epoch());
   }
 };
 
