@@ -1,0 +1,178 @@
+#include "app/app.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <future>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "nearcache/clock.h"
+#include "util/log.h"
+
+#ifndef NEARCACHE_VERSION
+#define NEARCACHE_VERSION "0.0.0"
+#endif
+
+namespace nearcache {
+
+namespace asio = boost::asio;
+
+namespace {
+
+CacheOptions CacheOptionsFrom(const CacheConfig& c) {
+  CacheOptions o;
+  o.max_bytes = c.max_bytes;
+  o.ttl = c.ttl;
+  o.negative_ttl = c.negative_ttl;
+  o.max_stale = c.max_stale;
+  o.num_shards = c.shards;
+  return o;
+}
+
+UpstreamPoolOptions PoolOptionsFrom(const RedisConfig& r) {
+  UpstreamPoolOptions o;
+  o.conn.endpoint = r.endpoint;
+  o.conn.username = r.username;
+  o.conn.password = r.password;
+  o.conn.connect_timeout = r.connect_timeout;
+  o.conn.command_timeout = r.command_timeout;
+  o.pool_size = r.pool_size;
+  o.breaker_failures = r.breaker_failures;
+  o.breaker_cooldown = r.breaker_cooldown;
+  o.reconnect_min = r.reconnect_min;
+  o.reconnect_max = r.reconnect_max;
+  return o;
+}
+
+// Runs `fn` on `io`'s thread and waits for it.
+template <typename Fn>
+void RunOn(asio::io_context& io, Fn fn) {
+  std::promise<void> done;
+  asio::post(io, [&] {
+    fn();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+}  // namespace
+
+App::App(Config config)
+    : config_(std::move(config)),
+      cache_(CacheOptionsFrom(config_.cache), SystemClock()) {
+  frontend_.cache = &cache_;
+  frontend_.counters = &counters_;
+  frontend_.db = config_.redis.endpoint.db;
+  frontend_.version = NEARCACHE_VERSION;
+  frontend_.started = SystemClock()->Now();
+
+  UpstreamPoolOptions pool_options = PoolOptionsFrom(config_.redis);
+  const std::string address = config_.redis.endpoint.ToString();
+  pool_options.on_state_change = [address](bool up) {
+    if (up) {
+      LOG_INFO("redis up", {{"address", address}});
+    } else {
+      LOG_WARN("redis down", {{"address", address}});
+    }
+  };
+  pool_ = std::make_unique<UpstreamPool>(upstream_io_.get_executor(),
+                                         std::move(pool_options));
+  service_ = std::make_unique<LookupService>(&cache_, pool_.get(),
+                                             upstream_io_.get_executor());
+  frontend_.fetcher = service_.get();
+
+  for (int i = 0; i < config_.listen.threads; ++i) {
+    workers_.push_back(std::make_unique<asio::io_context>(1));
+    guards_.push_back(asio::make_work_guard(*workers_.back()));
+  }
+}
+
+App::~App() { Shutdown(); }
+
+absl::Status App::Start() {
+  std::vector<asio::io_context*> workers;
+  for (auto& w : workers_) workers.push_back(w.get());
+  RespServerOptions resp;
+  resp.unix_path = config_.listen.resp_socket;
+  resp.socket_mode = config_.listen.socket_mode;
+  resp.tcp_address = config_.listen.resp_tcp;
+  resp.max_connections = config_.listen.max_connections;
+  resp.parser.max_args = static_cast<size_t>(config_.listen.max_args);
+  resp.parser.max_bulk_bytes = config_.listen.max_bulk_bytes;
+  resp.parser.max_request_bytes = config_.listen.max_request_bytes;
+  resp_ = std::make_unique<RespServer>(std::move(resp), &frontend_, workers);
+  if (absl::Status s = resp_->Start(); !s.ok()) return s;
+
+  threads_.emplace_back([this] {
+    auto guard = asio::make_work_guard(upstream_io_);
+    upstream_io_.run();
+  });
+  asio::post(upstream_io_, [this] { pool_->Start(); });
+  for (auto& w : workers_) {
+    threads_.emplace_back([io = w.get()] { io->run(); });
+  }
+  LOG_INFO("nearcache started",
+           {{"version", NEARCACHE_VERSION},
+            {"resp_socket", config_.listen.resp_socket},
+            {"resp_tcp", config_.listen.resp_tcp},
+            {"redis", config_.redis.endpoint.ToString()},
+            {"threads", absl::StrCat(config_.listen.threads)},
+            {"max_bytes", absl::StrCat(config_.cache.max_bytes)}});
+  return absl::OkStatus();
+}
+
+int App::Run() {
+  asio::signal_set signals(signal_io_, SIGTERM, SIGINT, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int signo) {
+        if (ec) return;
+        if (signo == SIGHUP) {
+          Reload();
+          signals.async_wait(on_signal);
+          return;
+        }
+        LOG_INFO("shutting down", {{"signal", absl::StrCat(signo)}});
+        signal_io_.stop();
+      };
+  signals.async_wait(on_signal);
+  signal_io_.run();
+  Shutdown();
+  return 0;
+}
+
+void App::Reload() {
+  absl::StatusOr<Config> next = LoadConfigFile(config_.source_path);
+  if (!next.ok()) {
+    LOG_ERROR("reload refused; keeping the running config",
+              {{"error", std::string(next.status().message())}});
+    return;
+  }
+  const std::vector<std::string> ignored = KeysNeedingRestart(config_, *next);
+  cache_.SetTtls(next->cache.ttl, next->cache.negative_ttl,
+                 next->cache.max_stale);
+  cache_.SetMaxBytes(next->cache.max_bytes);
+  config_.cache = next->cache;
+  LOG_INFO("config reloaded",
+           {{"max_bytes", absl::StrCat(next->cache.max_bytes)},
+            {"ttl", absl::FormatDuration(next->cache.ttl)},
+            {"needs_restart", absl::StrJoin(ignored, ",")}});
+}
+
+void App::Shutdown() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (resp_ != nullptr) resp_->Stop();
+  if (!threads_.empty()) RunOn(upstream_io_, [this] { pool_->Stop(); });
+  guards_.clear();
+  for (auto& w : workers_) w->stop();
+  upstream_io_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  resp_.reset();
+  workers_.clear();
+  service_.reset();
+  pool_.reset();
+}
+
+}  // namespace nearcache

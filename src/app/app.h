@@ -1,0 +1,64 @@
+// App: builds nearcache's layers from a Config and runs them.
+//
+// Threads: `listen.threads` workers serve client connections (one
+// io_context each; a cache hit never leaves its worker); one upstream thread
+// owns every Redis connection, the breaker and the single-flight table; the
+// thread that calls Run() handles signals (SIGTERM/SIGINT stop, SIGHUP
+// reloads the config file).
+#ifndef NEARCACHE_APP_APP_H_
+#define NEARCACHE_APP_APP_H_
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "nearcache/cache.h"
+#include "nearcache/config.h"
+#include "server/resp_handler.h"
+#include "server/resp_server.h"
+#include "service/lookup_counters.h"
+#include "service/lookup_service.h"
+#include "upstream/upstream_pool.h"
+
+namespace nearcache {
+
+// Thread-compatible: Start(), Run() and the destructor on one thread.
+class App {
+ public:
+  explicit App(Config config);
+  ~App();
+
+  // Opens the listeners and starts the threads. Errors name what failed.
+  absl::Status Start();
+
+  // Serves until SIGTERM or SIGINT, then shuts down. Returns the exit code.
+  int Run();
+
+ private:
+  using WorkGuard =
+      boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
+
+  void Reload();
+  void Shutdown();
+
+  Config config_;
+  ShardedLruCache cache_;
+  LookupCounters counters_;
+  FrontendContext frontend_;
+  boost::asio::io_context upstream_io_;
+  std::unique_ptr<UpstreamPool> pool_;
+  std::unique_ptr<LookupService> service_;
+  std::vector<std::unique_ptr<boost::asio::io_context>> workers_;
+  std::vector<WorkGuard> guards_;
+  std::unique_ptr<RespServer> resp_;
+  std::vector<std::thread> threads_;
+  boost::asio::io_context signal_io_;
+  bool stopped_ = false;
+};
+
+}  // namespace nearcache
+
+#endif  // NEARCACHE_APP_APP_H_

@@ -1,0 +1,110 @@
+// RespHandler: executes the commands one read delivered on a RESP connection
+// and writes their replies, in order, as redis-server would. Socket-free, so
+// it is tested without a network.
+//
+// A batch runs in three steps: every key any command of the batch names is
+// looked up in the cache; whatever is not fresh is fetched from Redis in one
+// Fetcher call (single-flight and pipelined below it); then each command's
+// reply is rendered. A key whose fetch fails is served from its stale cache
+// entry when it has one within the stale window, else the command fails with
+// an error that names nearcache.
+#ifndef NEARCACHE_SERVER_RESP_HANDLER_H_
+#define NEARCACHE_SERVER_RESP_HANDLER_H_
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "nearcache/cache.h"
+#include "resp/command.h"
+#include "resp/reply_writer.h"
+#include "service/lookup_counters.h"
+#include "service/lookup_service.h"
+
+namespace nearcache {
+
+// Shared by every connection. Thread-safe: the pointers are to thread-safe
+// objects and the rest is immutable or atomic.
+struct FrontendContext {
+  ShardedLruCache* cache = nullptr;
+  Fetcher* fetcher = nullptr;
+  LookupCounters* counters = nullptr;
+  int db = 0;           // the one Redis db served (SELECT)
+  std::string version;  // nearcache's version, for INFO/HELLO
+  absl::Time started;   // SystemClock time, for INFO uptime
+  std::atomic<int64_t> next_client_id{1};
+  std::atomic<int64_t> connected_clients{0};
+};
+
+// Thread-compatible: one per connection.
+class RespHandler {
+ public:
+  explicit RespHandler(FrontendContext* context);
+
+  // Queues a parsed command; the views must stay valid until Run() returns.
+  // Returns false for QUIT and for a request that must close the connection
+  // without a reply: add nothing after it.
+  bool Add(absl::Span<const absl::string_view> args);
+
+  bool empty() const { return commands_.empty(); }
+
+  // Runs the queued commands and appends their replies to `out`, in order.
+  boost::asio::awaitable<void> Run(resp::ReplyWriter* out);
+
+  // After Run(): close the connection once the replies are written.
+  bool close_after_write() const { return close_; }
+
+  int64_t client_id() const { return client_id_; }
+
+ private:
+  // One key one command needs.
+  struct Slot {
+    absl::string_view key;
+    FetchKind kind = FetchKind::kString;
+    std::optional<CacheEntry> cached;  // what the cache had, fresh or not
+    int fetch_index = -1;              // into fetches_, when fetched
+    ValuePtr value;                    // the value to answer with
+    std::string error;                 // or the error to answer with
+    bool transport_error = false;      // error: Redis could not be asked
+  };
+  struct Command {
+    size_t arg_begin = 0, arg_end = 0;
+    size_t slot_begin = 0, slot_end = 0;
+    resp::CommandLookup lookup;
+    bool arity_ok = false;
+  };
+
+  absl::Span<const absl::string_view> ArgsOf(const Command& c) const;
+  void AddSlot(absl::string_view key, FetchKind kind);
+  void Resolve(Slot& slot, const FetchOutcome* outcome);
+  void Render(const Command& c, resp::ReplyWriter* out);
+  void RenderClient(const resp::CommandInfo& info,
+                    absl::Span<const absl::string_view> args,
+                    resp::ReplyWriter* out);
+  void RenderHello(absl::Span<const absl::string_view> args,
+                   resp::ReplyWriter* out);
+  void RenderInfo(absl::Span<const absl::string_view> args,
+                  resp::ReplyWriter* out);
+  void RenderCommandTable(absl::Span<const absl::string_view> args,
+                          resp::ReplyWriter* out);
+
+  FrontendContext* const context_;
+  const int64_t client_id_;
+  std::string client_name_;
+  bool close_ = false;
+  // The batch; reused across batches so that steady state allocates nothing.
+  std::vector<absl::string_view> args_;
+  std::vector<Command> commands_;
+  std::vector<Slot> slots_;
+  std::vector<FetchRequest> fetches_;
+};
+
+}  // namespace nearcache
+
+#endif  // NEARCACHE_SERVER_RESP_HANDLER_H_

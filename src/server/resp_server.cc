@@ -1,0 +1,188 @@
+#include "server/resp_server.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <future>
+#include <optional>
+#include <utility>
+
+#include "server/listen_socket.h"
+
+namespace nearcache {
+
+namespace asio = boost::asio;
+using asio::local::stream_protocol;
+
+namespace {
+
+// Most buffers one gathered write takes (IOV_MAX is 1024).
+constexpr size_t kMaxWriteChunks = 256;
+
+template <typename Socket>
+asio::awaitable<bool> WriteAll(Socket& socket, resp::ReplyWriter& out) {
+  std::vector<absl::string_view> chunks;
+  std::vector<asio::const_buffer> buffers;
+  while (!out.empty()) {
+    out.GetChunks(&chunks, kMaxWriteChunks);
+    buffers.clear();
+    for (absl::string_view c : chunks) {
+      buffers.emplace_back(c.data(), c.size());
+    }
+    boost::system::error_code ec;
+    const size_t n = co_await asio::async_write(
+        socket, buffers, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return false;
+    out.Consume(n);
+  }
+  co_return true;
+}
+
+template <typename Socket>
+asio::awaitable<void> RunSession(Socket socket, FrontendContext* context,
+                                 resp::RequestParserOptions parser_options) {
+  struct Count {
+    FrontendContext* c;
+    ~Count() { c->connected_clients.fetch_sub(1); }
+  } count{context};
+  resp::RequestParser parser(parser_options);
+  RespHandler handler(context);
+  resp::ReplyWriter out;
+  for (;;) {
+    absl::Span<char> space = parser.PrepareWrite();
+    boost::system::error_code ec;
+    const size_t n = co_await socket.async_read_some(
+        asio::buffer(space.data(), space.size()),
+        asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    parser.Commit(n);
+    bool stop = false;
+    bool protocol_error = false;
+    for (;;) {
+      const resp::RequestParser::Result r = parser.Next();
+      if (r == resp::RequestParser::Result::kNeedMore) break;
+      if (r == resp::RequestParser::Result::kError) {
+        protocol_error = stop = true;
+        break;
+      }
+      if (!handler.Add(parser.args())) {
+        stop = true;
+        break;
+      }
+    }
+    if (!handler.empty()) co_await handler.Run(&out);
+    if (protocol_error) out.AppendError(parser.status().message());
+    if (!co_await WriteAll(socket, out)) break;
+    if (stop || handler.close_after_write()) break;
+  }
+  boost::system::error_code ignored;
+  socket.shutdown(asio::socket_base::shutdown_both, ignored);
+  socket.close(ignored);
+}
+
+}  // namespace
+
+struct RespServer::Listeners {
+  std::optional<stream_protocol::acceptor> unix_acceptor;
+  std::optional<asio::ip::tcp::acceptor> tcp_acceptor;
+  std::atomic<size_t> next_worker{0};
+  std::atomic<bool> stopped{false};
+};
+
+RespServer::RespServer(RespServerOptions options, FrontendContext* context,
+                       std::vector<asio::io_context*> workers)
+    : options_(std::move(options)),
+      context_(context),
+      workers_(std::move(workers)),
+      listeners_(std::make_unique<Listeners>()) {}
+
+RespServer::~RespServer() { Stop(); }
+
+namespace {
+
+template <typename Acceptor>
+asio::awaitable<void> AcceptLoop(Acceptor& acceptor, FrontendContext* context,
+                                 const RespServerOptions& options,
+                                 const std::vector<asio::io_context*>& workers,
+                                 std::atomic<size_t>& next_worker) {
+  for (;;) {
+    asio::io_context& worker =
+        *workers[next_worker.fetch_add(1) % workers.size()];
+    boost::system::error_code ec;
+    auto socket = co_await acceptor.async_accept(
+        worker, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
+      continue;  // e.g. EMFILE: keep accepting once descriptors free up
+    }
+    if (context->connected_clients.fetch_add(1) >= options.max_connections) {
+      context->connected_clients.fetch_sub(1);
+      static constexpr char kFull[] = "-ERR max number of clients reached\r\n";
+      socket.write_some(asio::buffer(kFull, sizeof(kFull) - 1), ec);
+      socket.close(ec);
+      continue;
+    }
+    asio::co_spawn(worker,
+                   RunSession(std::move(socket), context, options.parser),
+                   asio::detached);
+  }
+}
+
+}  // namespace
+
+absl::Status RespServer::Start() {
+  asio::io_context& io = *workers_[0];
+  if (!options_.unix_path.empty()) {
+    auto acceptor = ListenUnix(io, options_.unix_path, options_.socket_mode);
+    if (!acceptor.ok()) return acceptor.status();
+    listeners_->unix_acceptor.emplace(std::move(*acceptor));
+  }
+  if (!options_.tcp_address.empty()) {
+    auto acceptor = ListenTcp(io, options_.tcp_address);
+    if (!acceptor.ok()) {
+      Stop();
+      return acceptor.status();
+    }
+    listeners_->tcp_acceptor.emplace(std::move(*acceptor));
+  }
+  if (listeners_->unix_acceptor) {
+    asio::co_spawn(io,
+                   AcceptLoop(*listeners_->unix_acceptor, context_, options_,
+                              workers_, listeners_->next_worker),
+                   asio::detached);
+  }
+  if (listeners_->tcp_acceptor) {
+    asio::co_spawn(io,
+                   AcceptLoop(*listeners_->tcp_acceptor, context_, options_,
+                              workers_, listeners_->next_worker),
+                   asio::detached);
+  }
+  return absl::OkStatus();
+}
+
+void RespServer::Stop() {
+  if (listeners_->stopped.exchange(true)) return;
+  // Close on the acceptors' own thread; wait so the file is gone on return.
+  std::promise<void> done;
+  auto close = [this, &done] {
+    boost::system::error_code ec;
+    if (listeners_->unix_acceptor) listeners_->unix_acceptor->close(ec);
+    if (listeners_->tcp_acceptor) listeners_->tcp_acceptor->close(ec);
+    done.set_value();
+  };
+  if (workers_[0]->stopped()) {
+    close();
+  } else {
+    asio::post(*workers_[0], close);
+    done.get_future().wait();
+  }
+  if (!options_.unix_path.empty()) unlink(options_.unix_path.c_str());
+}
+
+}  // namespace nearcache
