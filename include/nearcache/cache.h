@@ -144,6 +144,13 @@ class ShardedLruCache {
   // Invalidates every entry and every fetch in flight, in O(1).
   void InvalidateAll();
 
+  // While `allowed` is false, Lookup reports entries that would be fresh as
+  // kInvalidated, so every read revalidates with Redis; entries stay usable
+  // as stale. For when no invalidation link is up and writes may go unseen.
+  // Pair turning it back on with InvalidateAll(): what was stored meanwhile
+  // was not covered by invalidations either.
+  void SetFreshnessAllowed(bool allowed);
+
   // Removes `key` outright (no stale copy is kept).
   void Erase(absl::string_view key);
 
@@ -177,6 +184,7 @@ class ShardedLruCache {
   // Durations as nanoseconds so that reload can change them without a lock.
   std::atomic<int64_t> ttl_ns_, negative_ttl_ns_, max_stale_ns_;
   std::atomic<uint64_t> stale_hits_{0};
+  std::atomic<bool> fresh_allowed_{true};
 };
 
 }  // namespace nearcache

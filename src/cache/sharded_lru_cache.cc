@@ -65,7 +65,8 @@ class ShardedLruCache::Shard {
   }
 
   std::optional<CacheEntry> Lookup(absl::string_view key, absl::Time now,
-                                   const Ttls& ttls, uint64_t epoch) {
+                                   const Ttls& ttls, uint64_t epoch,
+                                   bool fresh_allowed) {
     absl::MutexLock lock(&mu_);
     auto it = table_.find(key);
     if (it == table_.end()) {
@@ -79,7 +80,10 @@ class ShardedLruCache::Shard {
       ++misses_;
       return std::nullopt;
     }
-    const EntryState state = StateOf(*e, now, ttls, epoch);
+    EntryState state = StateOf(*e, now, ttls, epoch);
+    if (state == EntryState::kFresh && !fresh_allowed) {
+      state = EntryState::kInvalidated;
+    }
     Unlink(e);
     LinkFront(e);
     if (state == EntryState::kFresh) {
@@ -287,7 +291,8 @@ ShardedLruCache::Ttls ShardedLruCache::LoadTtls() const {
 
 std::optional<CacheEntry> ShardedLruCache::Lookup(absl::string_view key) {
   return ShardFor(key).Lookup(key, clock_->Now(), LoadTtls(),
-                              epoch_.load(std::memory_order_acquire));
+                              epoch_.load(std::memory_order_acquire),
+                              fresh_allowed_.load(std::memory_order_acquire));
 }
 
 void ShardedLruCache::RecordStaleHit() {
@@ -324,6 +329,10 @@ bool ShardedLruCache::Invalidate(absl::string_view key) {
 
 void ShardedLruCache::InvalidateAll() {
   epoch_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void ShardedLruCache::SetFreshnessAllowed(bool allowed) {
+  fresh_allowed_.store(allowed, std::memory_order_release);
 }
 
 void ShardedLruCache::Erase(absl::string_view key) { ShardFor(key).Erase(key); }
