@@ -192,4 +192,9 @@ void LookupService::InvalidateKey(absl::string_view key) {
   flights_.erase(FlightKey(FetchKind::kHash, key));
 }
 
+void LookupService::InvalidateAll() {
+  cache_->InvalidateAll();
+  flights_.clear();
+}
+
 }  // namespace nearcache

@@ -77,6 +77,10 @@ class LookupService : public Fetcher {
   // one that may have been answered before the write.
   void InvalidateKey(absl::string_view key);
 
+  // Upstream executor only. Invalidates every cache entry and detaches every
+  // flight, as InvalidateKey does for one key.
+  void InvalidateAll();
+
   // Upstream executor only. Flights in the air (for tests and metrics).
   size_t Flights() const { return flights_.size(); }
 
