@@ -45,6 +45,21 @@ UpstreamPoolOptions PoolOptionsFrom(const RedisConfig& r) {
   return o;
 }
 
+// Points a data connection's tracking at a new invalidation link. Tracking
+// is switched off first: Redis keeps the old REDIRECT otherwise.
+asio::awaitable<absl::Status> RetrackConnection(RedisConnection& conn,
+                                                int64_t link_id) {
+  std::vector<std::vector<std::string>> commands = {
+      {"CLIENT", "TRACKING", "off"},
+      {"CLIENT", "TRACKING", "on", "REDIRECT", absl::StrCat(link_id)}};
+  auto replies = co_await conn.ExecuteBatch(std::move(commands));
+  if (!replies.ok()) co_return replies.status();
+  for (const RedisReply& r : *replies) {
+    if (r.is_error()) co_return absl::FailedPreconditionError(r.str);
+  }
+  co_return absl::OkStatus();
+}
+
 // Runs `fn` on `io`'s thread and waits for it.
 template <typename Fn>
 void RunOn(asio::io_context& io, Fn fn) {
@@ -76,10 +91,35 @@ App::App(Config config)
       LOG_WARN("redis down", {{"address", address}});
     }
   };
+  // The pool and the invalidator refer to each other through these hooks;
+  // both live on the upstream thread and are built before it runs.
+  pool_options.on_connect = [this](RedisConnection& conn) {
+    return invalidator_->TrackDataConnection(conn);
+  };
+  pool_options.on_connection_lost = [this](int64_t client_id, absl::Status) {
+    invalidator_->OnDataConnectionLost(client_id);
+  };
   pool_ = std::make_unique<UpstreamPool>(upstream_io_.get_executor(),
                                          std::move(pool_options));
   service_ = std::make_unique<LookupService>(&cache_, pool_.get(),
                                              upstream_io_.get_executor());
+
+  InvalidatorOptions inv;
+  inv.conn = PoolOptionsFrom(config_.redis).conn;
+  inv.tracking = config_.invalidation.tracking;
+  inv.tracking_prefixes = config_.invalidation.tracking_prefixes;
+  inv.channel = config_.invalidation.channel;
+  inv.ping_interval = config_.invalidation.ping_interval;
+  inv.ping_timeout = config_.invalidation.ping_timeout;
+  inv.reconnect_min = config_.redis.reconnect_min;
+  inv.reconnect_max = config_.redis.reconnect_max;
+  inv.retrack_data_connections = [this](int64_t link_id) {
+    return pool_->ForEachConnection([link_id](RedisConnection& conn) {
+      return RetrackConnection(conn, link_id);
+    });
+  };
+  invalidator_ = std::make_unique<Invalidator>(
+      upstream_io_.get_executor(), std::move(inv), &cache_, service_.get());
   frontend_.fetcher = service_.get();
 
   for (int i = 0; i < config_.listen.threads; ++i) {
@@ -108,7 +148,10 @@ absl::Status App::Start() {
     auto guard = asio::make_work_guard(upstream_io_);
     upstream_io_.run();
   });
-  asio::post(upstream_io_, [this] { pool_->Start(); });
+  asio::post(upstream_io_, [this] {
+    invalidator_->Start();
+    pool_->Start();
+  });
   for (auto& w : workers_) {
     threads_.emplace_back([io = w.get()] { io->run(); });
   }
@@ -163,7 +206,12 @@ void App::Shutdown() {
   if (stopped_) return;
   stopped_ = true;
   if (resp_ != nullptr) resp_->Stop();
-  if (!threads_.empty()) RunOn(upstream_io_, [this] { pool_->Stop(); });
+  if (!threads_.empty()) {
+    RunOn(upstream_io_, [this] {
+      invalidator_->Stop();
+      pool_->Stop();
+    });
+  }
   guards_.clear();
   for (auto& w : workers_) w->stop();
   upstream_io_.stop();
@@ -171,6 +219,7 @@ void App::Shutdown() {
   threads_.clear();
   resp_.reset();
   workers_.clear();
+  invalidator_.reset();
   service_.reset();
   pool_.reset();
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "invalidation/invalidator.h"
 #include "nearcache/cache.h"
 #include "nearcache/config.h"
 #include "server/resp_handler.h"
@@ -51,6 +52,7 @@ class App {
   boost::asio::io_context upstream_io_;
   std::unique_ptr<UpstreamPool> pool_;
   std::unique_ptr<LookupService> service_;
+  std::unique_ptr<Invalidator> invalidator_;
   std::vector<std::unique_ptr<boost::asio::io_context>> workers_;
   std::vector<WorkGuard> guards_;
   std::unique_ptr<RespServer> resp_;
