@@ -24,8 +24,6 @@ constexpr absl::string_view kWrongType =
 // set nearcache speaks, for clients that check it.
 constexpr absl::string_view kRedisVersion = "7.0.0";
 
-void Inc(std::atomic<uint64_t>& c) { LookupCounters::Add(c); }
-
 // Writes an error Redis sent ("WRONGTYPE Operation ...") with its own code.
 void AppendRedisError(absl::string_view text, ReplyWriter* out) {
   const size_t space = text.find(' ');
@@ -109,12 +107,6 @@ absl::Span<const absl::string_view> RespHandler::ArgsOf(
                                             c.arg_end - c.arg_begin);
 }
 
-void RespHandler::AddSlot(absl::string_view key, FetchKind kind) {
-  Slot& s = slots_.emplace_back();
-  s.key = key;
-  s.kind = kind;
-}
-
 bool RespHandler::Add(absl::Span<const absl::string_view> args) {
   Command c;
   c.lookup = resp::LookupCommand(args);
@@ -126,83 +118,42 @@ bool RespHandler::Add(absl::Span<const absl::string_view> args) {
   c.arg_begin = args_.size();
   args_.insert(args_.end(), args.begin(), args.end());
   c.arg_end = args_.size();
-  c.slot_begin = slots_.size();
+  c.slot_begin = keys_.size();
   c.arity_ok = info != nullptr && resp::ArityAllows(*info, args.size());
   if (c.arity_ok) {
     switch (info->id) {
       case CommandId::kGet:
-        AddSlot(args[1], FetchKind::kString);
+        keys_.Add(args[1], FetchKind::kString);
         break;
       case CommandId::kMget:
       case CommandId::kExists:
         for (size_t i = 1; i < args.size(); ++i) {
-          AddSlot(args[i], FetchKind::kString);
+          keys_.Add(args[i], FetchKind::kString);
         }
         break;
       case CommandId::kHget:
       case CommandId::kHmget:
       case CommandId::kHgetall:
-        AddSlot(args[1], FetchKind::kHash);
+        keys_.Add(args[1], FetchKind::kHash);
         break;
       default:
         break;
     }
   }
-  c.slot_end = slots_.size();
+  c.slot_end = keys_.size();
   commands_.push_back(c);
   return !(info != nullptr && info->id == CommandId::kQuit);
 }
 
 boost::asio::awaitable<void> RespHandler::Run(ReplyWriter* out) {
-  fetches_.clear();
-  for (Slot& slot : slots_) {
-    slot.cached = context_->cache->Lookup(slot.key);
-    if (slot.cached.has_value() && slot.cached->state == EntryState::kFresh) {
-      slot.value = slot.cached->value;
-      Inc(slot.value->exists() ? context_->counters->hit
-                               : context_->counters->negative_hit);
-    } else {
-      slot.fetch_index = static_cast<int>(fetches_.size());
-      fetches_.push_back(FetchRequest{std::string(slot.key), slot.kind});
-    }
-  }
-  if (!fetches_.empty()) {
-    std::vector<FetchOutcome> outcomes =
-        co_await context_->fetcher->Fetch(std::move(fetches_));
-    for (Slot& slot : slots_) {
-      if (slot.fetch_index >= 0) Resolve(slot, &outcomes[slot.fetch_index]);
-    }
-    fetches_ = {};
+  if (!keys_.empty()) {
+    co_await keys_.Resolve(context_->cache, context_->fetcher,
+                           context_->counters);
   }
   for (const Command& c : commands_) Render(c, out);
   args_.clear();
   commands_.clear();
-  slots_.clear();
-}
-
-void RespHandler::Resolve(Slot& slot, const FetchOutcome* outcome) {
-  LookupCounters& counters = *context_->counters;
-  if (outcome->status.ok()) {
-    Inc(counters.miss);
-    if (outcome->redis_error.empty()) {
-      slot.value = outcome->value;
-    } else {
-      slot.error = outcome->redis_error;
-    }
-    return;
-  }
-  if (slot.cached.has_value()) {
-    // Stale-if-error: the entry is within its stale window (Lookup checked).
-    slot.value = slot.cached->value;
-    context_->cache->RecordStaleHit();
-    Inc(counters.stale);
-    return;
-  }
-  Inc(counters.error);
-  slot.transport_error = true;
-  slot.error =
-      absl::StrCat("ERR nearcache: Redis unavailable (",
-                   outcome->status.message(), ") and no cached value to serve");
+  keys_.Clear();
 }
 
 void RespHandler::Render(const Command& c, ReplyWriter* out) {
@@ -221,11 +172,11 @@ void RespHandler::Render(const Command& c, ReplyWriter* out) {
     out->AppendError(resp::WrongArityMessage(*info));
     return;
   }
-  const absl::Span<const Slot> slots = absl::MakeConstSpan(slots_).subspan(
-      c.slot_begin, c.slot_end - c.slot_begin);
+  const absl::Span<const KeyResult> slots =
+      keys_.results().subspan(c.slot_begin, c.slot_end - c.slot_begin);
   // The first key that could not be served fails the whole command.
-  for (const Slot& s : slots) {
-    if (s.transport_error) {
+  for (const KeyResult& s : slots) {
+    if (s.transport_error()) {
       AppendRedisError(s.error, out);
       return;
     }
@@ -242,7 +193,7 @@ void RespHandler::Render(const Command& c, ReplyWriter* out) {
       out->AppendBulk(args[1]);
       return;
     case CommandId::kGet: {
-      const Slot& s = slots[0];
+      const KeyResult& s = slots[0];
       if (!s.error.empty()) {
         AppendRedisError(s.error, out);
       } else if (s.value->is_string()) {
@@ -256,7 +207,7 @@ void RespHandler::Render(const Command& c, ReplyWriter* out) {
     }
     case CommandId::kMget:
       out->AppendArrayHeader(slots.size());
-      for (const Slot& s : slots) {
+      for (const KeyResult& s : slots) {
         if (s.error.empty() && s.value->is_string()) {
           AppendBulkValue(s.value->str(), s.value, out);
         } else {
@@ -266,7 +217,7 @@ void RespHandler::Render(const Command& c, ReplyWriter* out) {
       return;
     case CommandId::kExists: {
       int64_t n = 0;
-      for (const Slot& s : slots) {
+      for (const KeyResult& s : slots) {
         // WRONGTYPE for GET means the key holds another type: it exists.
         if (s.error.empty() ? s.value->exists()
                             : absl::StartsWith(s.error, "WRONGTYPE")) {
@@ -279,7 +230,7 @@ void RespHandler::Render(const Command& c, ReplyWriter* out) {
     case CommandId::kHget:
     case CommandId::kHmget:
     case CommandId::kHgetall: {
-      const Slot& s = slots[0];
+      const KeyResult& s = slots[0];
       if (!s.error.empty()) {
         AppendRedisError(s.error, out);
         return;

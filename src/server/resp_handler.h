@@ -2,12 +2,11 @@
 // and writes their replies, in order, as redis-server would. Socket-free, so
 // it is tested without a network.
 //
-// A batch runs in three steps: every key any command of the batch names is
-// looked up in the cache; whatever is not fresh is fetched from Redis in one
-// Fetcher call (single-flight and pipelined below it); then each command's
-// reply is rendered. A key whose fetch fails is served from its stale cache
-// entry when it has one within the stale window, else the command fails with
-// an error that names nearcache.
+// A batch runs in two steps: every key any command of the batch names is
+// resolved at once (KeyLookup: the cache, then one Fetcher call for what is
+// not fresh, stale entries when Redis cannot be asked); then each command's
+// reply is rendered. A key that cannot be served fails its command with an
+// error that names nearcache.
 #ifndef NEARCACHE_SERVER_RESP_HANDLER_H_
 #define NEARCACHE_SERVER_RESP_HANDLER_H_
 
@@ -24,6 +23,7 @@
 #include "nearcache/cache.h"
 #include "resp/command.h"
 #include "resp/reply_writer.h"
+#include "service/key_lookup.h"
 #include "service/lookup_counters.h"
 #include "service/lookup_service.h"
 
@@ -63,16 +63,6 @@ class RespHandler {
   int64_t client_id() const { return client_id_; }
 
  private:
-  // One key one command needs.
-  struct Slot {
-    absl::string_view key;
-    FetchKind kind = FetchKind::kString;
-    std::optional<CacheEntry> cached;  // what the cache had, fresh or not
-    int fetch_index = -1;              // into fetches_, when fetched
-    ValuePtr value;                    // the value to answer with
-    std::string error;                 // or the error to answer with
-    bool transport_error = false;      // error: Redis could not be asked
-  };
   struct Command {
     size_t arg_begin = 0, arg_end = 0;
     size_t slot_begin = 0, slot_end = 0;
@@ -81,8 +71,6 @@ class RespHandler {
   };
 
   absl::Span<const absl::string_view> ArgsOf(const Command& c) const;
-  void AddSlot(absl::string_view key, FetchKind kind);
-  void Resolve(Slot& slot, const FetchOutcome* outcome);
   void Render(const Command& c, resp::ReplyWriter* out);
   void RenderClient(const resp::CommandInfo& info,
                     absl::Span<const absl::string_view> args,
@@ -101,8 +89,7 @@ class RespHandler {
   // The batch; reused across batches so that steady state allocates nothing.
   std::vector<absl::string_view> args_;
   std::vector<Command> commands_;
-  std::vector<Slot> slots_;
-  std::vector<FetchRequest> fetches_;
+  KeyLookup keys_;
 };
 
 }  // namespace nearcache
