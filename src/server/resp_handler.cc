@@ -96,7 +96,67 @@ bool ValidClientName(absl::string_view name) {
   return true;
 }
 
+// nearcache_requests_total{frontend="resp",command=...}: served commands by
+// name, the rest folded so that no client can mint label values.
+constexpr absl::string_view kCommandLabels[] = {
+    "get",    "mget",    "exists", "hget",        "hmget",  "hgetall",
+    "ping",   "echo",    "select", "hello",       "info",   "quit",
+    "client", "command", "write",  "unsupported", "unknown"};
+
+size_t CommandLabelIndex(const resp::CommandLookup& lookup) {
+  if (lookup.command == nullptr) return 16;  // unknown
+  switch (lookup.command->id) {
+    case CommandId::kGet:
+      return 0;
+    case CommandId::kMget:
+      return 1;
+    case CommandId::kExists:
+      return 2;
+    case CommandId::kHget:
+      return 3;
+    case CommandId::kHmget:
+      return 4;
+    case CommandId::kHgetall:
+      return 5;
+    case CommandId::kPing:
+      return 6;
+    case CommandId::kEcho:
+      return 7;
+    case CommandId::kSelect:
+      return 8;
+    case CommandId::kHello:
+      return 9;
+    case CommandId::kInfo:
+      return 10;
+    case CommandId::kQuit:
+      return 11;
+    case CommandId::kClient:
+    case CommandId::kClientSetname:
+    case CommandId::kClientGetname:
+    case CommandId::kClientId:
+    case CommandId::kClientSetinfo:
+    case CommandId::kClientInfo:
+      return 12;
+    case CommandId::kCommand:
+    case CommandId::kCommandCount:
+    case CommandId::kCommandDocs:
+    case CommandId::kCommandInfo:
+      return 13;
+    case CommandId::kWrite:
+      return 14;
+    case CommandId::kUnsupported:
+    case CommandId::kSecurityWarning:
+      return 15;
+  }
+  return 16;
+}
+
 }  // namespace
+
+std::vector<std::string> RespHandler::CommandLabels() {
+  return std::vector<std::string>(std::begin(kCommandLabels),
+                                  std::end(kCommandLabels));
+}
 
 RespHandler::RespHandler(FrontendContext* context)
     : context_(context), client_id_(context->next_client_id.fetch_add(1)) {}
@@ -110,6 +170,9 @@ absl::Span<const absl::string_view> RespHandler::ArgsOf(
 bool RespHandler::Add(absl::Span<const absl::string_view> args) {
   Command c;
   c.lookup = resp::LookupCommand(args);
+  if (context_->metrics != nullptr) {
+    context_->metrics->requests.Inc(CommandLabelIndex(c.lookup));
+  }
   const resp::CommandInfo* info = c.lookup.command;
   if (info != nullptr && info->id == CommandId::kSecurityWarning) {
     close_ = true;

@@ -20,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "metrics/metrics.h"
 #include "nearcache/cache.h"
 #include "resp/command.h"
 #include "resp/reply_writer.h"
@@ -35,9 +36,10 @@ struct FrontendContext {
   ShardedLruCache* cache = nullptr;
   Fetcher* fetcher = nullptr;
   LookupCounters* counters = nullptr;
-  int db = 0;           // the one Redis db served (SELECT)
-  std::string version;  // nearcache's version, for INFO/HELLO
-  absl::Time started;   // SystemClock time, for INFO uptime
+  FrontendMetrics* metrics = nullptr;  // requests by command, durations
+  int db = 0;                          // the one Redis db served (SELECT)
+  std::string version;                 // nearcache's version, for INFO/HELLO
+  absl::Time started;                  // SystemClock time, for INFO uptime
   std::atomic<int64_t> next_client_id{1};
   std::atomic<int64_t> connected_clients{0};
 };
@@ -45,6 +47,10 @@ struct FrontendContext {
 // Thread-compatible: one per connection.
 class RespHandler {
  public:
+  // The `command` label values of nearcache_requests_total for RESP, in the
+  // order FrontendMetrics::requests must be built with.
+  static std::vector<std::string> CommandLabels();
+
   explicit RespHandler(FrontendContext* context);
 
   // Queues a parsed command; the views must stay valid until Run() returns.
@@ -53,6 +59,7 @@ class RespHandler {
   bool Add(absl::Span<const absl::string_view> args);
 
   bool empty() const { return commands_.empty(); }
+  size_t size() const { return commands_.size(); }
 
   // Runs the queued commands and appends their replies to `out`, in order.
   boost::asio::awaitable<void> Run(resp::ReplyWriter* out);

@@ -13,6 +13,7 @@
 #include <optional>
 #include <utility>
 
+#include "nearcache/clock.h"
 #include "server/listen_socket.h"
 
 namespace nearcache {
@@ -76,7 +77,18 @@ asio::awaitable<void> RunSession(Socket socket, FrontendContext* context,
         break;
       }
     }
-    if (!handler.empty()) co_await handler.Run(&out);
+    if (!handler.empty()) {
+      const absl::Time start = SystemClock()->Now();
+      const size_t commands = handler.size();
+      co_await handler.Run(&out);
+      if (context->metrics != nullptr) {
+        // Each command waited for the whole batch it came in.
+        const absl::Duration took = SystemClock()->Now() - start;
+        for (size_t i = 0; i < commands; ++i) {
+          context->metrics->duration.Observe(took);
+        }
+      }
+    }
     if (protocol_error) out.AppendError(parser.status().message());
     if (!co_await WriteAll(socket, out)) break;
     if (stop || handler.close_after_write()) break;

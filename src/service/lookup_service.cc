@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/functional/any_invocable.h"
+#include "nearcache/clock.h"
 #include "upstream/redis_reply.h"
 #include "upstream/upstream_pool.h"
 
@@ -156,8 +157,14 @@ asio::awaitable<void> LookupService::RunFlights(
         {f->kind == FetchKind::kString ? "GET" : "HGETALL", f->key});
     commands.push_back({"PTTL", f->key});
   }
+  const absl::Time start = SystemClock()->Now();
   absl::StatusOr<std::vector<RedisReply>> replies =
       co_await pool_->ExecuteBatch(std::move(commands));
+  // Rejections (breaker open, no connection) never reached Redis.
+  if (upstream_duration_ != nullptr &&
+      (replies.ok() || absl::IsDeadlineExceeded(replies.status()))) {
+    upstream_duration_->Observe(SystemClock()->Now() - start);
+  }
   if (replies.ok() && replies->size() != flights.size() * 2) {
     replies = absl::InternalError("Redis returned too few replies");
   }

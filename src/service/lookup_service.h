@@ -24,6 +24,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "metrics/metrics.h"
 #include "nearcache/cache.h"
 #include "nearcache/value.h"
 
@@ -77,6 +78,12 @@ class LookupService : public Fetcher {
   // one that may have been answered before the write.
   void InvalidateKey(absl::string_view key);
 
+  // Where to observe how long each pipelined Redis round trip took
+  // (nearcache_upstream_duration_seconds). Call before Fetch is used.
+  void set_upstream_duration(LatencyHistogram* histogram) {
+    upstream_duration_ = histogram;
+  }
+
   // Upstream executor only. Invalidates every cache entry and detaches every
   // flight, as InvalidateKey does for one key.
   void InvalidateAll();
@@ -98,6 +105,7 @@ class LookupService : public Fetcher {
   boost::asio::any_io_executor upstream_;
   // Keyed by kind byte + key. Upstream executor only.
   absl::flat_hash_map<std::string, std::shared_ptr<Flight>> flights_;
+  LatencyHistogram* upstream_duration_ = nullptr;
 };
 
 }  // namespace nearcache
