@@ -13,6 +13,8 @@
 #include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/functional/any_invocable.h"
 #include "nearcache/clock.h"
 #include "server/listen_socket.h"
 
@@ -45,23 +47,55 @@ asio::awaitable<bool> WriteAll(Socket& socket, resp::ReplyWriter& out) {
   co_return true;
 }
 
+// A session as Drain() sees it. Worker thread only.
+struct SessionState {
+  bool busy = false;  // a batch is being executed or written
+  bool draining = false;
+  absl::AnyInvocable<void()> cancel;  // aborts a pending read
+};
+
+}  // namespace
+
+// The sessions of one worker. Worker thread only; shared with each session's
+// coroutine so that neither outlives the other's use of it.
+struct RespServer::WorkerSessions {
+  absl::flat_hash_set<SessionState*> sessions;
+};
+
+namespace {
+
 template <typename Socket>
-asio::awaitable<void> RunSession(Socket socket, FrontendContext* context,
-                                 resp::RequestParserOptions parser_options) {
-  struct Count {
+asio::awaitable<void> RunSession(
+    Socket socket, FrontendContext* context,
+    resp::RequestParserOptions parser_options,
+    std::shared_ptr<RespServer::WorkerSessions> registry) {
+  SessionState state;
+  state.cancel = [&socket] {
+    boost::system::error_code ignored;
+    socket.cancel(ignored);
+  };
+  struct Registration {
     FrontendContext* c;
-    ~Count() { c->connected_clients.fetch_sub(1); }
-  } count{context};
+    RespServer::WorkerSessions* r;
+    SessionState* s;
+    ~Registration() {
+      r->sessions.erase(s);
+      c->connected_clients.fetch_sub(1);
+    }
+  } registration{context, registry.get(), &state};
+  registry->sessions.insert(&state);
+
   resp::RequestParser parser(parser_options);
   RespHandler handler(context);
   resp::ReplyWriter out;
-  for (;;) {
+  while (!state.draining) {
     absl::Span<char> space = parser.PrepareWrite();
     boost::system::error_code ec;
     const size_t n = co_await socket.async_read_some(
         asio::buffer(space.data(), space.size()),
         asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
+    state.busy = true;
     parser.Commit(n);
     bool stop = false;
     bool protocol_error = false;
@@ -91,6 +125,7 @@ asio::awaitable<void> RunSession(Socket socket, FrontendContext* context,
     }
     if (protocol_error) out.AppendError(parser.status().message());
     if (!co_await WriteAll(socket, out)) break;
+    state.busy = false;
     if (stop || handler.close_after_write()) break;
   }
   boost::system::error_code ignored;
@@ -105,6 +140,7 @@ struct RespServer::Listeners {
   std::optional<asio::ip::tcp::acceptor> tcp_acceptor;
   std::atomic<size_t> next_worker{0};
   std::atomic<bool> stopped{false};
+  std::vector<std::shared_ptr<WorkerSessions>> sessions;  // one per worker
 };
 
 RespServer::RespServer(RespServerOptions options, FrontendContext* context,
@@ -112,20 +148,26 @@ RespServer::RespServer(RespServerOptions options, FrontendContext* context,
     : options_(std::move(options)),
       context_(context),
       workers_(std::move(workers)),
-      listeners_(std::make_unique<Listeners>()) {}
+      listeners_(std::make_unique<Listeners>()) {
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    listeners_->sessions.push_back(std::make_shared<WorkerSessions>());
+  }
+}
 
 RespServer::~RespServer() { Stop(); }
 
 namespace {
 
 template <typename Acceptor>
-asio::awaitable<void> AcceptLoop(Acceptor& acceptor, FrontendContext* context,
-                                 const RespServerOptions& options,
-                                 const std::vector<asio::io_context*>& workers,
-                                 std::atomic<size_t>& next_worker) {
+asio::awaitable<void> AcceptLoop(
+    Acceptor& acceptor, FrontendContext* context,
+    const RespServerOptions& options,
+    const std::vector<asio::io_context*>& workers,
+    const std::vector<std::shared_ptr<RespServer::WorkerSessions>>& sessions,
+    std::atomic<size_t>& next_worker) {
   for (;;) {
-    asio::io_context& worker =
-        *workers[next_worker.fetch_add(1) % workers.size()];
+    const size_t index = next_worker.fetch_add(1) % workers.size();
+    asio::io_context& worker = *workers[index];
     boost::system::error_code ec;
     auto socket = co_await acceptor.async_accept(
         worker, asio::redirect_error(asio::use_awaitable, ec));
@@ -140,9 +182,10 @@ asio::awaitable<void> AcceptLoop(Acceptor& acceptor, FrontendContext* context,
       socket.close(ec);
       continue;
     }
-    asio::co_spawn(worker,
-                   RunSession(std::move(socket), context, options.parser),
-                   asio::detached);
+    asio::co_spawn(
+        worker,
+        RunSession(std::move(socket), context, options.parser, sessions[index]),
+        asio::detached);
   }
 }
 
@@ -164,18 +207,31 @@ absl::Status RespServer::Start() {
     listeners_->tcp_acceptor.emplace(std::move(*acceptor));
   }
   if (listeners_->unix_acceptor) {
-    asio::co_spawn(io,
-                   AcceptLoop(*listeners_->unix_acceptor, context_, options_,
-                              workers_, listeners_->next_worker),
-                   asio::detached);
+    asio::co_spawn(
+        io,
+        AcceptLoop(*listeners_->unix_acceptor, context_, options_, workers_,
+                   listeners_->sessions, listeners_->next_worker),
+        asio::detached);
   }
   if (listeners_->tcp_acceptor) {
-    asio::co_spawn(io,
-                   AcceptLoop(*listeners_->tcp_acceptor, context_, options_,
-                              workers_, listeners_->next_worker),
-                   asio::detached);
+    asio::co_spawn(
+        io,
+        AcceptLoop(*listeners_->tcp_acceptor, context_, options_, workers_,
+                   listeners_->sessions, listeners_->next_worker),
+        asio::detached);
   }
   return absl::OkStatus();
+}
+
+void RespServer::Drain() {
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    asio::post(*workers_[i], [registry = listeners_->sessions[i]] {
+      for (SessionState* s : registry->sessions) {
+        s->draining = true;
+        if (!s->busy) s->cancel();  // idle: stop waiting for a request
+      }
+    });
+  }
 }
 
 void RespServer::Stop() {

@@ -43,6 +43,13 @@ class RespServer {
   // until their io_context stops.
   void Stop();
 
+  // After Stop(): closes idle connections and makes busy ones close once
+  // their replies are written. FrontendContext::connected_clients reaches
+  // zero when all are done. Returns at once.
+  void Drain();
+
+  struct WorkerSessions;
+
  private:
   struct Listeners;
   const RespServerOptions options_;
