@@ -7,6 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "app/prometheus_text.h"
 #include "nearcache/clock.h"
 #include "util/log.h"
 
@@ -19,6 +21,9 @@ namespace nearcache {
 namespace asio = boost::asio;
 
 namespace {
+
+// How long SIGTERM waits for requests in flight before closing connections.
+constexpr absl::Duration kDrainTimeout = absl::Seconds(5);
 
 CacheOptions CacheOptionsFrom(const CacheConfig& c) {
   CacheOptions o;
@@ -75,9 +80,11 @@ void RunOn(asio::io_context& io, Fn fn) {
 
 App::App(Config config)
     : config_(std::move(config)),
-      cache_(CacheOptionsFrom(config_.cache), SystemClock()) {
+      cache_(CacheOptionsFrom(config_.cache), SystemClock()),
+      resp_metrics_(RespHandler::CommandLabels()) {
   frontend_.cache = &cache_;
   frontend_.counters = &counters_;
+  frontend_.metrics = &resp_metrics_;
   frontend_.db = config_.redis.endpoint.db;
   frontend_.version = NEARCACHE_VERSION;
   frontend_.started = SystemClock()->Now();
@@ -120,6 +127,7 @@ App::App(Config config)
   };
   invalidator_ = std::make_unique<Invalidator>(
       upstream_io_.get_executor(), std::move(inv), &cache_, service_.get());
+  service_->set_upstream_duration(&upstream_duration_);
   frontend_.fetcher = service_.get();
 
   for (int i = 0; i < config_.listen.threads; ++i) {
@@ -162,6 +170,7 @@ absl::Status App::Start() {
             {"redis", config_.redis.endpoint.ToString()},
             {"threads", absl::StrCat(config_.listen.threads)},
             {"max_bytes", absl::StrCat(config_.cache.max_bytes)}});
+  LOG_INFO("effective configuration", {{"config", RenderConfig(config_)}});
   return absl::OkStatus();
 }
 
@@ -196,16 +205,62 @@ void App::Reload() {
                  next->cache.max_stale);
   cache_.SetMaxBytes(next->cache.max_bytes);
   config_.cache = next->cache;
+  config_.log = next->log;
+  SetLogOptions(static_cast<LogLevel>(next->log.level),
+                next->log.format == LogConfig::kJson);
   LOG_INFO("config reloaded",
            {{"max_bytes", absl::StrCat(next->cache.max_bytes)},
             {"ttl", absl::FormatDuration(next->cache.ttl)},
             {"needs_restart", absl::StrJoin(ignored, ",")}});
 }
 
+std::string App::MetricsText() {
+  MetricsSources src;
+  src.cache = &cache_;
+  src.lookups = &counters_;
+  src.resp = &resp_metrics_;
+  src.upstream_duration = &upstream_duration_;
+  src.resp_connections = frontend_.connected_clients.load();
+  src.version = NEARCACHE_VERSION;
+  // The pool and the invalidator belong to the upstream thread: read them
+  // there, waiting a bounded time (a stuck loop must not hang the scrape).
+  struct Snapshot {
+    std::promise<void> done;
+    UpstreamStats upstream;
+    bool link_up = false;
+  };
+  auto snap = std::make_shared<Snapshot>();
+  asio::post(upstream_io_, [this, snap] {
+    snap->upstream = pool_->stats();
+    snap->link_up = invalidator_->link_up();
+    snap->done.set_value();
+  });
+  if (snap->done.get_future().wait_for(std::chrono::milliseconds(500)) ==
+      std::future_status::ready) {
+    src.upstream = snap->upstream;
+    src.invalidation_link_up = snap->link_up;
+  }
+  src.invalidations = &invalidator_->counters();
+  return RenderPrometheusText(src);
+}
+
 void App::Shutdown() {
   if (stopped_) return;
   stopped_ = true;
-  if (resp_ != nullptr) resp_->Stop();
+  if (resp_ != nullptr) {
+    // Stop accepting, then let requests in flight finish, within a bound.
+    resp_->Stop();
+    resp_->Drain();
+    const absl::Time deadline = absl::Now() + kDrainTimeout;
+    while (frontend_.connected_clients.load() > 0 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    if (frontend_.connected_clients.load() > 0) {
+      LOG_WARN(
+          "drain timed out; closing the remaining connections",
+          {{"connections", absl::StrCat(frontend_.connected_clients.load())}});
+    }
+  }
   if (!threads_.empty()) {
     RunOn(upstream_io_, [this] {
       invalidator_->Stop();

@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "invalidation/invalidator.h"
+#include "metrics/metrics.h"
 #include "nearcache/cache.h"
 #include "nearcache/config.h"
 #include "server/resp_handler.h"
@@ -38,6 +39,9 @@ class App {
   // Serves until SIGTERM or SIGINT, then shuts down. Returns the exit code.
   int Run();
 
+  // The Prometheus text exposition of every metric. Any thread.
+  std::string MetricsText();
+
  private:
   using WorkGuard =
       boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
@@ -48,6 +52,8 @@ class App {
   Config config_;
   ShardedLruCache cache_;
   LookupCounters counters_;
+  FrontendMetrics resp_metrics_;
+  LatencyHistogram upstream_duration_;
   FrontendContext frontend_;
   boost::asio::io_context upstream_io_;
   std::unique_ptr<UpstreamPool> pool_;
