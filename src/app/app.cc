@@ -211,7 +211,12 @@ void App::Reload() {
   LOG_INFO("config reloaded",
            {{"max_bytes", absl::StrCat(next->cache.max_bytes)},
             {"ttl", absl::FormatDuration(next->cache.ttl)},
-            {"needs_restart", absl::StrJoin(ignored, ",")}});
+            {"negative_ttl", absl::FormatDuration(next->cache.negative_ttl)},
+            {"max_stale", absl::FormatDuration(next->cache.max_stale)}});
+  if (!ignored.empty()) {
+    LOG_WARN("reload ignored changes that need a restart",
+             {{"keys", absl::StrJoin(ignored, ",")}});
+  }
 }
 
 std::string App::MetricsText() {
