@@ -135,6 +135,8 @@ TEST(CacheConcurrencyTest, HammeringKeepsTheByteBoundAndTheAccounting) {
   for (auto& thread : threads) thread.join();
   const uint64_t max_seen = watcher.Stop();
 
+  // Never above the largest bound ever set. (That each sample stays within
+  // the bound it reports is StatsNeverShowBytesAboveMaxBytesDuringAResize.)
   EXPECT_GT(watcher.samples(), 0);
   EXPECT_LE(max_seen, kLargeBound);
   ExpectBytesAreSumOfLiveCharges(cache, kKeys);
