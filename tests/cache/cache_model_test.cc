@@ -13,7 +13,6 @@
 //    returned, and above all that nothing invalidated is ever served fresh.
 #include <algorithm>
 #include <cstdint>
-#include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -112,6 +111,20 @@ CacheOptions ModelOptions(int num_shards) {
   return options;
 }
 
+const char* Name(InsertResult result) {
+  switch (result) {
+    case InsertResult::kStoredFresh:
+      return "kStoredFresh";
+    case InsertResult::kStoredInvalidated:
+      return "kStoredInvalidated";
+    case InsertResult::kSuperseded:
+      return "kSuperseded";
+    case InsertResult::kTooLarge:
+      return "kTooLarge";
+  }
+  return "?";
+}
+
 std::string Show(const std::optional<CacheEntry>& e) {
   if (!e) return "absent";
   std::string value =
@@ -197,9 +210,9 @@ TEST_P(CacheMatchesModelTest, RandomOperations) {
       const std::optional<absl::Time> deadline = gen.Deadline(clock.Now());
       const InsertResult got = cache.Insert(f.key, f.real, value, deadline);
       const InsertResult want = model.Insert(f.key, f.model, value, deadline);
-      ASSERT_EQ(static_cast<int>(got), static_cast<int>(want))
+      ASSERT_STREQ(Name(got), Name(want))
           << "op " << op << ": Insert(\"" << absl::CEscape(f.key) << "\")";
-      ++seen[absl::StrCat("insert result ", static_cast<int>(got))];
+      ++seen[Name(got)];
     } else if (dice < 73 && !in_flight.empty()) {
       what = "AbandonFetch";
       const size_t i = gen.Below(in_flight.size());
@@ -251,19 +264,16 @@ TEST_P(CacheMatchesModelTest, RandomOperations) {
   }
   for (const auto& f : in_flight) {
     const ValuePtr value = gen.Val();
-    ASSERT_EQ(static_cast<int>(cache.Insert(f.key, f.real, value)),
-              static_cast<int>(model.Insert(f.key, f.model, value)));
+    ASSERT_STREQ(Name(cache.Insert(f.key, f.real, value)),
+                 Name(model.Insert(f.key, f.model, value)));
   }
   ASSERT_TRUE(SameStats(cache.Stats(), model.Stats()));
   EXPECT_GT(cache.Stats().evictions_size, 0u);
   EXPECT_GT(cache.Stats().evictions_expired, 0u);
   for (const char* outcome :
-       {"absent", "fresh", "expired", "invalidated", "insert result 0",
-        "insert result 1", "insert result 2", "insert result 3"}) {
+       {"absent", "fresh", "expired", "invalidated", "kStoredFresh",
+        "kStoredInvalidated", "kSuperseded", "kTooLarge"}) {
     EXPECT_GT(seen[outcome], 20) << outcome;
-  }
-  for (const auto& [outcome, n] : seen) {
-    std::cout << "  " << outcome << ": " << n << "\n";
   }
 }
 
@@ -395,7 +405,7 @@ TEST_P(ShardedCacheInvariantsTest, RandomOperations) {
       const bool later_stored =
           it != stored_.end() && it->second.fetch_order > f.order;
       SCOPED_TRACE(absl::StrCat("op ", op, ": Insert(\"", absl::CEscape(f.key),
-                                "\") -> ", static_cast<int>(result)));
+                                "\") -> ", Name(result)));
       switch (result) {
         case InsertResult::kSuperseded:
           ASSERT_TRUE(later_stored);
