@@ -80,7 +80,11 @@ class Generator {
     return Value::Hash(std::move(fields));
   }
 
-  absl::Duration Millis(int max) { return absl::Milliseconds(Below(max + 1)); }
+  // Up to `max_ms`, in steps of 50 ms: clock, ttls and deadlines on one
+  // grid, so that lookups often land exactly on a boundary.
+  absl::Duration Millis(int max_ms) {
+    return absl::Milliseconds(50 * Below(max_ms / 50 + 1));
+  }
 
   // The key's own Redis expiry: mostly none, sometimes before the ttl, now
   // and then already past.
@@ -251,7 +255,6 @@ TEST_P(CacheMatchesModelTest, RandomOperations) {
       model.SetTtls(ttl, negative_ttl, max_stale);
     } else {
       what = "Advance";
-      // Whole milliseconds, so entries often sit exactly on a boundary.
       clock.Advance(gen.OneIn(200) ? absl::Seconds(30) : gen.Millis(300));
     }
     const CacheStats stats = cache.Stats();
