@@ -177,7 +177,7 @@ TEST(CacheConcurrencyTest, NoInvalidatedValueIsServedAsFresh) {
       std::mt19937 rng(100 + w);
       for (int op = 0; op < kOpsPerWorker / 2; ++op) {
         const int k = std::uniform_int_distribution<int>(0, kKeys - 1)(rng);
-        if (w == 0 && op % 200 == 199) {
+        if (w == 0 && op % 50 == 49) {
           // A missed invalidation, then the reconnect's InvalidateAll.
           redis[k].fetch_add(1);
           std::array<uint64_t, kKeys> snapshot;
@@ -192,6 +192,8 @@ TEST(CacheConcurrencyTest, NoInvalidatedValueIsServedAsFresh) {
         if (w == 1 && op % 500 == 0) {
           cache.SetMaxBytes(op % 1000 == 0 ? kSmallBound / 4 : kLargeBound);
         }
+        // Writes are rarer than reads: let readers see each write's effect.
+        std::this_thread::yield();
       }
       writers_done.fetch_add(1);
     });
@@ -222,8 +224,10 @@ TEST(CacheConcurrencyTest, NoInvalidatedValueIsServedAsFresh) {
           continue;
         }
         const FetchTicket ticket = cache.BeginFetch(key);
-        const uint64_t v = redis[k].load();           // the read from Redis
-        if (op % 16 == 0) std::this_thread::yield();  // a slow reply
+        const uint64_t v = redis[k].load();  // the read from Redis
+        // The reply takes a while: a round trip is long next to a write and
+        // its invalidation, which is what opens the race.
+        std::this_thread::yield();
         if (op % 50 == 0) {
           cache.AbandonFetch(key, ticket);
         } else {
