@@ -238,14 +238,17 @@ void Invalidator::HandlePush(const RedisReply& message) {
   }
   if (!options_.channel.empty() && channel.IsText(options_.channel)) {
     absl::string_view text = payload.str;
-    if (text == "*") {
-      InvalidateAll(counters_.flush);
-      return;
-    }
     while (!text.empty()) {
       const size_t nl = text.find('\n');
       absl::string_view key = text.substr(0, nl);
       if (!key.empty() && key.back() == '\r') key.remove_suffix(1);
+      if (key == "*") {
+        // A "*" line anywhere (e.g. "*\n" from a writer that ends every
+        // message with a newline) means everything: over-invalidating is
+        // safe, reading it as a key named "*" would miss every change.
+        InvalidateAll(counters_.flush);
+        return;
+      }
       if (!key.empty()) {
         service_->InvalidateKey(key);
         counters_.channel.fetch_add(1, std::memory_order_relaxed);
