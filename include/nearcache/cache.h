@@ -8,7 +8,8 @@
 //                  (by key or by InvalidateAll since it was read);
 //   - expired / invalidated: still returned by Lookup, so that the caller can
 //                  serve it marked stale when Redis is unavailable, until
-//                  read_at + ttl + max_stale; after that it is gone.
+//                  read_at + ttl + max_stale (negative_ttl + max_stale for
+//                  "does not exist"); after that it is gone.
 //
 // The race of client-side caching: a read that was in flight when its key
 // was invalidated must not store its (possibly old) result as fresh. Callers
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "nearcache/clock.h"
 #include "nearcache/value.h"
@@ -181,6 +183,9 @@ class ShardedLruCache {
   std::atomic<uint64_t> epoch_{1};
   std::atomic<uint64_t> next_seq_{1};
   std::atomic<size_t> max_bytes_;
+  // Serializes SetMaxBytes() calls, and Stats() against them, so that the
+  // shards always share one bound and no snapshot shows bytes above it.
+  mutable absl::Mutex resize_mu_;
   // Durations as nanoseconds so that reload can change them without a lock.
   std::atomic<int64_t> ttl_ns_, negative_ttl_ns_, max_stale_ns_;
   std::atomic<uint64_t> stale_hits_{0};

@@ -338,6 +338,7 @@ void ShardedLruCache::SetFreshnessAllowed(bool allowed) {
 void ShardedLruCache::Erase(absl::string_view key) { ShardFor(key).Erase(key); }
 
 void ShardedLruCache::SetMaxBytes(size_t max_bytes) {
+  absl::MutexLock lock(&resize_mu_);
   max_bytes_.store(max_bytes, std::memory_order_relaxed);
   const size_t per_shard = max_bytes / shards_.size();
   const absl::Time now = clock_->Now();
@@ -355,6 +356,7 @@ void ShardedLruCache::SetTtls(absl::Duration ttl, absl::Duration negative_ttl,
 }
 
 CacheStats ShardedLruCache::Stats() const {
+  absl::MutexLock lock(&resize_mu_);
   CacheStats stats;
   for (const auto& shard : shards_) shard->AddStats(&stats);
   stats.stale_hits = stale_hits_.load(std::memory_order_relaxed);

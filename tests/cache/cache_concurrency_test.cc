@@ -260,7 +260,7 @@ TEST(CacheConcurrencyTest, NoInvalidatedValueIsServedAsFresh) {
 // shards have evicted down to it, and Stats() sums shards while a resize
 // runs (fix: serialize SetMaxBytes and Stats() on one resize mutex).
 TEST(CacheConcurrencyTest,
-     DISABLED_StatsNeverShowBytesAboveMaxBytesDuringAResize) {
+     StatsNeverShowBytesAboveMaxBytesDuringAResize) {
   constexpr int kKeys = 2000;
   ManualClock clock;
   CacheOptions options = SmallCache();
@@ -298,7 +298,7 @@ TEST(CacheConcurrencyTest,
 // DISABLED until fixed: concurrent SetMaxBytes calls interleave shard by
 // shard, leaving shards at the other call's bound for good.
 TEST(CacheConcurrencyTest,
-     DISABLED_ConcurrentSetMaxBytesLeavesOneConsistentBound) {
+     ConcurrentSetMaxBytesLeavesOneConsistentBound) {
   constexpr int kKeys = 2000;
   ManualClock clock;
   CacheOptions options = SmallCache();
