@@ -9,8 +9,10 @@
 #   miss     the same keys, max_bytes 64KiB: nearly every GET reads through
 #   zipf     100k keys, Zipf s=0.99, cache holds ~10% of them; 95% GETs to
 #            the target, 5% SETs to Redis (nearcache sees invalidations)
-#   memory   nearcache RSS vs max_bytes under churn (evictions + writes)
+#   memory   nearcache RSS vs max_bytes under churn (evictions + writes), with
+#            256-2048-byte values and again with 32-256-byte ones
 #   http     POST /v1/lookup, when nearcache serves HTTP (else a TODO row)
+#   lag      invalidation lag, when bench/invalidation_lag is built (else TODO)
 # then hit, miss and zipf again with Redis behind nc_delay_proxy (0.5 ms each
 # way): nearcache points at the proxy, "redis" means the client goes through
 # the proxy too. Figures move +-20% run to run on a shared machine: only the
@@ -24,7 +26,10 @@
 #                         [--keep]
 # env:   NEARCACHE_BIN (default BUILD_DIR/src/app/nearcache),
 #        NC_LOADGEN_BIN, NC_DELAY_PROXY_BIN (default BUILD_DIR/bench/...),
-#        NEARCACHE_THREADS (listen.threads, default 1)
+#        INVALIDATION_LAG_BIN (default BUILD_DIR/bench/invalidation_lag),
+#        NEARCACHE_THREADS (listen.threads, default 1),
+#        BENCH_SOURCE_LABEL (what the report names as the source, default
+#        the git commit of this checkout)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -67,6 +72,7 @@ VALUE=1024
 HIT_KEYS=10000
 ZIPF_KEYS=100000
 MEM_KEYS=120000
+MEM_SMALL_KEYS=400000
 MEM_MAX_BYTES=$((32 << 20))
 MEM_DURATION=$((QUICK ? 6 : 20))
 # Bytes nearcache charges per entry beyond key and value (for the memory
@@ -269,6 +275,7 @@ scenario_hit() {  # PHASE UPSTREAM_SOCK
   info_stats "$NC_SOCK" "$RUNS/$phase.hit.warm"
   run_pair "$phase" hit "$up" "$NC_SOCK" 1 --keys "$HIT_KEYS" --key-prefix key:
   maybe_http "$phase" "$up"
+  maybe_invalidation_lag "$phase" "$up"
   stop_pid "$NC_PID"
 }
 
@@ -309,15 +316,16 @@ maybe_http() {
   done
 }
 
+# scenario_memory PHASE UPSTREAM NAME PREFIX KEYS VALUE_MIN VALUE_MAX
 scenario_memory() {
-  local phase=$1 up=$2
-  start_nearcache "$phase-memory" "$MEM_MAX_BYTES" "$up"
+  local phase=$1 up=$2 name=$3 prefix=$4 keys=$5 vmin=$6 vmax=$7
+  start_nearcache "$phase-$name" "$MEM_MAX_BYTES" "$up"
   local base_rss
   base_rss=$(rss_kib "$NC_PID")
-  "$LOADGEN" --socket "$NC_SOCK" --write-socket "$up" --keys "$MEM_KEYS" \
-    --key-prefix m: --value-size 256 --value-size-max 2048 --read-ratio 0.9 \
-    --connections "$CONNS" --duration "$MEM_DURATION" --quiet \
-    --json "$RUNS/$phase.memory.json" 2>>"$T/loadgen.log" &
+  "$LOADGEN" --socket "$NC_SOCK" --write-socket "$up" --keys "$keys" \
+    --key-prefix "$prefix" --value-size "$vmin" --value-size-max "$vmax" \
+    --read-ratio 0.9 --connections "$CONNS" --duration "$MEM_DURATION" \
+    --quiet --json "$RUNS/$phase.$name.json" 2>>"$T/loadgen.log" &
   local lg=$! max_rss=0 rss
   while kill -0 "$lg" 2>/dev/null; do
     rss=$(rss_kib "$NC_PID")
@@ -325,44 +333,55 @@ scenario_memory() {
     sleep 0.25
   done
   wait "$lg" || true
-  info_stats "$NC_SOCK" "$RUNS/$phase.memory.info"
-  cat >"$RUNS/$phase.memory.mem" <<EOF
+  info_stats "$NC_SOCK" "$RUNS/$phase.$name.info"
+  cat >"$RUNS/$phase.$name.mem" <<EOF
 base_rss_kib=$base_rss
 max_rss_kib=$max_rss
 end_rss_kib=$(rss_kib "$NC_PID")
 hwm_kib=$(hwm_kib "$NC_PID")
 max_bytes=$MEM_MAX_BYTES
 entry_overhead=$ENTRY_OVERHEAD
-keys=$MEM_KEYS
+keys=$keys
+value_min=$vmin
+value_max=$vmax
 duration=$MEM_DURATION
 EOF
   stop_pid "$NC_PID"
 }
 
-invalidation_lag() {
-  local bin
-  for bin in "$BUILD_DIR/bench/invalidation_lag" "$BUILD_DIR/bench/nc_invalidation_lag"; do
-    if [[ -x $bin ]]; then
-      echo "found $bin; compare.sh does not drive it yet" >"$RUNS/invalidation_lag.todo"
-      return
-    fi
-  done
-  echo "no invalidation_lag tool in $BUILD_DIR/bench" >"$RUNS/invalidation_lag.todo"
+# Invalidation lag (bench/invalidation_lag.cc, when built): write acked by
+# Redis -> nearcache serves the new value. Runs against the hit instance.
+maybe_invalidation_lag() {  # PHASE UPSTREAM_SOCK
+  local phase=$1 up=$2 bin=${INVALIDATION_LAG_BIN:-$BUILD_DIR/bench/invalidation_lag}
+  if [[ ! -x $bin ]]; then
+    echo "no invalidation_lag in $BUILD_DIR/bench (not built)" >"$RUNS/$phase.invalidation_lag.todo"
+    return
+  fi
+  ((SECONDS > DEADLINE)) && return
+  # The writer goes to Redis itself (not through the proxy): the lag is
+  # measured from Redis's acknowledgement.
+  timeout 120 "$bin" --redis-socket "$REDIS_SOCK" --nearcache-socket "$NC_SOCK" \
+    --samples $((QUICK ? 300 : 2000)) --load-threads 1 \
+    >"$RUNS/$phase.invalidation_lag.txt" 2>>"$T/invalidation_lag.log" ||
+    log "invalidation_lag ($phase) failed (see $T/invalidation_lag.log)"
+  log "$phase/invalidation lag done"
 }
 
 # -------------------------------------------------------------------- run
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-log "preloading: $HIT_KEYS + $ZIPF_KEYS + $MEM_KEYS keys into redis-server"
+log "preloading: $HIT_KEYS + $ZIPF_KEYS + $MEM_KEYS + $MEM_SMALL_KEYS keys into redis-server"
 preload key: "$HIT_KEYS"
 preload z: "$ZIPF_KEYS"
 preload m: "$MEM_KEYS" --value-size 256 --value-size-max 2048
+preload s: "$MEM_SMALL_KEYS" --value-size 32 --value-size-max 256
 
 log "direct: redis-server on a Unix socket"
 scenario_hit direct "$REDIS_SOCK"
 scenario_miss direct "$REDIS_SOCK"
 scenario_zipf direct "$REDIS_SOCK"
-scenario_memory direct "$REDIS_SOCK"
+scenario_memory direct "$REDIS_SOCK" memory m: "$MEM_KEYS" 256 2048
+scenario_memory direct "$REDIS_SOCK" memory-small s: "$MEM_SMALL_KEYS" 32 256
 
 if [[ $PROXY == 1 ]]; then
   log "proxy: redis-server behind nc_delay_proxy (0.5 ms each way)"
@@ -372,7 +391,6 @@ if [[ $PROXY == 1 ]]; then
   scenario_zipf proxy "$PROXY_SOCK"
   stop_pid "$PROXY_PID"
 fi
-invalidation_lag
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ------------------------------------------------------------------ report
@@ -391,7 +409,7 @@ compiler=$CXX_VERSION
 build_type=${BUILD_TYPE:-unknown}
 nearcache_bin=$NEARCACHE_BIN
 nearcache_version=$("$NEARCACHE_BIN" --version 2>/dev/null || echo unknown)
-git=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet -- src include 2>/dev/null || echo "+dirty src")
+git=${BENCH_SOURCE_LABEL:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet -- src include 2>/dev/null || echo "+dirty src")}
 redis=$(redis-server --version | sed 's/ sha=.*//')
 rounds=$ROUNDS
 duration=$DURATION

@@ -147,6 +147,57 @@ def ratio(a, b):
     return a / b
 
 
+def memory_section(d, name, w):
+    """Writes the table of one memory run; returns its figures or None."""
+    mem = read_env(os.path.join(d, f"direct.{name}.mem"))
+    if not mem:
+        return None
+    info = read_info(os.path.join(d, f"direct.{name}.info"))
+    entries = info.get("nearcache_cache_entries", 0)
+    cache_bytes = info.get("nearcache_cache_bytes", 0)
+    max_bytes = int(mem["max_bytes"])
+    overhead = int(mem["entry_overhead"])
+    base = int(mem["base_rss_kib"]) * 1024
+    peak = max(int(mem["max_rss_kib"]), int(mem["hwm_kib"])) * 1024
+    end = int(mem["end_rss_kib"]) * 1024
+    payload = cache_bytes - entries * overhead
+    per_entry = (end - base - payload) / entries if entries else None
+    limit = 1.15 * max_bytes + 20 * 2**20
+    vmin = mem.get("value_min", "256")
+    vmax = mem.get("value_max", "2048")
+    lg = {}
+    try:
+        lg = json.load(open(os.path.join(d, f"direct.{name}.json")))
+    except (OSError, ValueError):
+        pass
+    mib = 2**20
+    w(f"### Memory under churn: {vmin}–{vmax}-byte values\n")
+    w(f"nearcache with `max_bytes: {max_bytes // mib}MiB`, "
+      f"{int(mem['keys']):,} keys of {vmin}–{vmax}-byte values (uniform), "
+      f"90% GET to nearcache / 10% SET to Redis for {mem['duration']} s "
+      f"(evictions and invalidations all along); "
+      f"{lg.get('throughput_rps', 0):,.0f} req/s, "
+      f"read p99 {lg.get('latency_us', {}).get('p99', 0) / 1000:.3f} ms.\n")
+    w("| | value |")
+    w("|---|---:|")
+    w(f"| RSS before load | {base / mib:.1f} MiB |")
+    w(f"| RSS peak (sampled every 0.25 s, and VmHWM) | {peak / mib:.1f} MiB |")
+    w(f"| RSS at end | {end / mib:.1f} MiB |")
+    w(f"| limit 1.15 × max_bytes + 20 MiB | {limit / mib:.1f} MiB |")
+    w(f"| entries | {entries:,} |")
+    w(f"| nearcache_cache_bytes (charged) | {cache_bytes / mib:.1f} MiB |")
+    w(f"| keys + values (charged − {overhead} B × entries) "
+      f"| {payload / mib:.1f} MiB |")
+    w(f"| evictions (size) | {info.get('evicted_keys', 0):,} |")
+    if per_entry is not None:
+        w(f"| RSS overhead per entry beyond key and value: "
+          f"(RSS end − RSS before − keys − values) / entries "
+          f"| {per_entry:.0f} B |")
+    w("")
+    return {"name": f"{vmin}–{vmax} B values", "peak": peak, "limit": limit,
+            "per_entry": per_entry}
+
+
 def main():
     d = sys.argv[1]
     meta = read_env(os.path.join(d, "meta.env"))
@@ -234,50 +285,54 @@ def main():
         w("")
 
     # Memory.
-    mem = read_env(os.path.join(d, "direct.memory.mem"))
-    mem_result = None
-    if mem:
-        info = read_info(os.path.join(d, "direct.memory.info"))
-        entries = info.get("nearcache_cache_entries", 0)
-        cache_bytes = info.get("nearcache_cache_bytes", 0)
-        max_bytes = int(mem["max_bytes"])
-        overhead = int(mem["entry_overhead"])
-        base = int(mem["base_rss_kib"]) * 1024
-        peak = max(int(mem["max_rss_kib"]), int(mem["hwm_kib"])) * 1024
-        end = int(mem["end_rss_kib"]) * 1024
-        payload = cache_bytes - entries * overhead
-        per_entry = (end - base - payload) / entries if entries else None
-        limit = 1.15 * max_bytes + 20 * 2**20
-        lg = {}
-        try:
-            lg = json.load(open(os.path.join(d, "direct.memory.json")))
-        except (OSError, ValueError):
-            pass
-        mem_result = {"peak": peak, "limit": limit, "per_entry": per_entry}
-        mib = 2**20
-        w("### Memory under churn\n")
-        w(f"nearcache with `max_bytes: {max_bytes // mib}MiB`, "
-          f"{mem['keys']} keys of 256–2048-byte values (uniform), "
-          f"90% GET to nearcache / 10% SET to Redis for {mem['duration']} s "
-          f"(evictions and invalidations all along); "
-          f"{lg.get('throughput_rps', 0):,.0f} req/s, "
-          f"read p99 {lg.get('latency_us', {}).get('p99', 0) / 1000:.3f} ms.\n")
-        w("| | value |")
-        w("|---|---:|")
-        w(f"| RSS before load | {base / mib:.1f} MiB |")
-        w(f"| RSS peak (sampled every 0.25 s, and VmHWM) | {peak / mib:.1f} MiB |")
-        w(f"| RSS at end | {end / mib:.1f} MiB |")
-        w(f"| limit 1.15 × max_bytes + 20 MiB | {limit / mib:.1f} MiB |")
-        w(f"| entries | {entries:,} |")
-        w(f"| nearcache_cache_bytes (charged) | {cache_bytes / mib:.1f} MiB |")
-        w(f"| keys + values (charged − {overhead} B × entries) "
-          f"| {payload / mib:.1f} MiB |")
-        w(f"| evictions (size) | {info.get('evicted_keys', 0):,} |")
-        if per_entry is not None:
-            w(f"| RSS overhead per entry beyond key and value: "
-              f"(RSS end − RSS before − keys − values) / entries "
-              f"| {per_entry:.0f} B |")
+    mem_results = []
+    for name in ("memory", "memory-small"):
+        r = memory_section(d, name, w)
+        if r:
+            mem_results.append(r)
+
+    # Invalidation lag (bench/invalidation_lag's own lines).
+    lag_rows = []
+    refs = []
+    for phase in PHASES:
+        path = os.path.join(d, f"{phase}.invalidation_lag.txt")
+        if not os.path.exists(path):
+            continue
+        for line in open(path):
+            fields = line.split()
+            if not fields:
+                continue
+            if fields[0] == "ref":
+                refs.append((phase, line.strip()[3:].strip()))
+                continue
+            kv = dict(f.split("=", 1) for f in fields[1:] if "=" in f)
+            lag_rows.append((phase, fields[0], kv))
+    if lag_rows:
+        w("### Invalidation lag\n")
+        w("`bench/invalidation_lag` against the hit instance: from Redis's "
+          "acknowledgement of a SET to the first nearcache GET that answers "
+          "the new value (a writer on Redis's own socket; \"loaded\": one "
+          "thread GETs other keys through nearcache meanwhile).\n")
+        w("| phase | mode | samples | p50 ms | p90 ms | p99 ms | p99.9 ms "
+          "| max ms | samples with old reads |")
+        w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+
+        def ms(kv, k):
+            try:
+                return f"{float(kv[k]) / 1000:.3f}"
+            except (KeyError, ValueError):
+                return "?"
+
+        for phase, mode, kv in lag_rows:
+            w(f"| {phase} | {mode} | {kv.get('samples', '?')} "
+              f"| {ms(kv, 'p50')} | {ms(kv, 'p90')} | {ms(kv, 'p99')} "
+              f"| {ms(kv, 'p99.9')} | {ms(kv, 'max')} "
+              f"| {kv.get('samples_with_old_reads', '?')} |")
         w("")
+        for phase, text in refs:
+            w(f"- {phase}, for reference (one connection, idle): {text}")
+        if refs:
+            w("")
 
     # Targets.
     w("### Targets\n")
@@ -309,16 +364,15 @@ def main():
             x = 1 / r["p99"]
             w(f"| behind the proxy: hit p99 ≥ 10× lower than direct through "
               f"the proxy ({tool}) | {x:.1f}× lower | {verdict(x >= 10)} |")
-    if mem_result:
+    for m in mem_results:
         mib = 2**20
-        w(f"| RSS ≤ 1.15 × max_bytes + 20 MiB under churn "
-          f"| {mem_result['peak'] / mib:.1f} MiB of "
-          f"{mem_result['limit'] / mib:.1f} MiB "
-          f"| {verdict(mem_result['peak'] <= mem_result['limit'])} |")
-        if mem_result["per_entry"] is not None:
+        w(f"| RSS ≤ 1.15 × max_bytes + 20 MiB under churn ({m['name']}) "
+          f"| {m['peak'] / mib:.1f} MiB of {m['limit'] / mib:.1f} MiB "
+          f"| {verdict(m['peak'] <= m['limit'])} |")
+        if m["per_entry"] is not None:
             w(f"| memory overhead ≤ 64 B per entry beyond key and value "
-              f"| {mem_result['per_entry']:.0f} B "
-              f"| {verdict(mem_result['per_entry'] <= 64)} |")
+              f"({m['name']}) | {m['per_entry']:.0f} B "
+              f"| {verdict(m['per_entry'] <= 64)} |")
     w("")
 
     notes = []
