@@ -9,6 +9,7 @@ PACKAGES=(
   libhiredis-dev libabsl-dev libyaml-cpp-dev prometheus-cpp-dev
   nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
   redis-server redis-tools python3 python3-redis curl
 )
 

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <functional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +37,7 @@
 #include "absl/time/time.h"
 #include "src/config/redis_address.h"
 #include "src/config/units.h"
+#include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
 
 namespace nearcache {
@@ -777,13 +779,67 @@ void Validate(ParseState& st) {
   }
 }
 
+// Notes where each document of a YAML stream starts; ignores the rest.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    starts.push_back(mark);
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// The number of documents in `text`. yaml-cpp 0.7's LoadAll() never returns,
+// allocating until the process dies, when a document consumes no token (the
+// text ",x": jbeder/yaml-cpp#1040, fixed in 0.8), so the documents are
+// walked here first: each must start past the one before. Throws
+// YAML::Exception on invalid YAML.
+size_t CountDocuments(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts handler;
+  size_t count = 0;
+  while (parser.HandleNextDocument(handler)) {
+    ++count;
+    const std::vector<YAML::Mark>& s = handler.starts;
+    if (s.size() != count ||
+        (count >= 2 && s[count - 1].pos <= s[count - 2].pos)) {
+      const YAML::Mark at = s.empty() ? YAML::Mark::null_mark() : s.back();
+      const size_t pos = static_cast<size_t>(std::max(at.pos, 0));
+      throw YAML::ParserException(
+          at, pos < text.size()
+                  ? absl::StrCat("unexpected ", Quoted(text.substr(pos, 1)))
+                  : std::string("unexpected end"));
+    }
+  }
+  return count;
+}
+
 ParseState ParseText(absl::string_view text, absl::string_view filename) {
   ParseState st;
   st.filename = std::string(filename);
   st.config.source_path = std::string(filename);
   std::vector<YAML::Node> docs;
   try {
-    docs = YAML::LoadAll(std::string(text));
+    const std::string yaml(text);
+    const size_t count = CountDocuments(yaml);
+    if (count > 1) {
+      AddError(st, "",
+               absl::StrCat("holds ", count, " YAML documents; expected one"));
+      return st;
+    }
+    if (count == 1) docs.push_back(YAML::Load(yaml));
   } catch (const YAML::Exception& e) {
     if (e.mark.is_null()) {
       AddError(st, "", absl::StrCat("invalid YAML: ", e.msg));
@@ -793,12 +849,6 @@ ParseState ParseText(absl::string_view text, absl::string_view filename) {
                                        e.mark.column + 1,
                                        ": invalid YAML: ", e.msg));
     }
-    return st;
-  }
-  if (docs.size() > 1) {
-    AddError(
-        st, "",
-        absl::StrCat("holds ", docs.size(), " YAML documents; expected one"));
     return st;
   }
   if (docs.empty() || docs[0].IsNull()) {
@@ -906,9 +956,27 @@ void ResolveFiles(const std::string& config_path, ParseState& st) {
   }
 }
 
+// `line` with its control characters escaped ("\n", "\001"): key names
+// and yaml-cpp's messages quote the file, and a line break there would break
+// the one-line-per-problem report (or forge a line of its own).
+std::string OneLine(absl::string_view line) {
+  std::string out;
+  for (const char c : line) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      out += absl::CHexEscape(absl::string_view(&c, 1));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<Config> Finish(ParseState& st) {
   if (!st.errors.empty()) {
-    return absl::InvalidArgumentError(absl::StrJoin(st.errors, "\n"));
+    std::vector<std::string> lines;
+    for (const std::string& error : st.errors) lines.push_back(OneLine(error));
+    return absl::InvalidArgumentError(absl::StrJoin(lines, "\n"));
   }
   return std::move(st.config);
 }

@@ -176,8 +176,11 @@ absl::StatusOr<absl::Duration> ParseDurationValue(absl::string_view text) {
     // Nine digits reach below a nanosecond in every unit; more add nothing.
     const int digits = std::min(number.frac_digits, 9);
     const uint64_t frac = number.frac / Pow10(number.frac_digits - digits);
-    part +=
-        unit * static_cast<int64_t>(frac) / static_cast<int64_t>(Pow10(digits));
+    // Truncated to whole nanoseconds, what FormatDurationValue writes back:
+    // absl::Duration would keep a quarter nanosecond (".0224249ms").
+    part += absl::Trunc(
+        unit * static_cast<int64_t>(frac) / static_cast<int64_t>(Pow10(digits)),
+        absl::Nanoseconds(1));
     total += part;
     if (total >= absl::Hours(24 * 365 * 1000)) {
       return InvalidDuration(text, "too large");
