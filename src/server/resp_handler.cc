@@ -246,7 +246,11 @@ void RespHandler::Render(const Command& c, ReplyWriter* out) {
   }
   switch (info->id) {
     case CommandId::kPing:
-      if (args.size() == 1) {
+      if (args.size() > 2) {
+        // PING's arity is -1, but it takes at most one message (Redis
+        // checks that in pingCommand).
+        out->AppendError(resp::WrongArityMessage(*info));
+      } else if (args.size() == 1) {
         out->AppendSimpleString("PONG");
       } else {
         out->AppendBulk(args[1]);

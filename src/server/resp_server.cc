@@ -140,6 +140,13 @@ struct RespServer::Listeners {
   std::optional<asio::ip::tcp::acceptor> tcp_acceptor;
   std::atomic<size_t> next_worker{0};
   std::atomic<bool> stopped{false};
+  // The accept loops run on workers_[0]: from then on the acceptors belong
+  // to that thread. Before (or when Start() failed) they are ours alone.
+  std::atomic<bool> accepting{false};
+  // We created the socket file at unix_path: only then may Stop() remove it
+  // (a failed Start() must not remove a live process's socket, or a file
+  // that is not a socket).
+  std::atomic<bool> owns_unix_path{false};
   std::vector<std::shared_ptr<WorkerSessions>> sessions;  // one per worker
 };
 
@@ -197,6 +204,7 @@ absl::Status RespServer::Start() {
     auto acceptor = ListenUnix(io, options_.unix_path, options_.socket_mode);
     if (!acceptor.ok()) return acceptor.status();
     listeners_->unix_acceptor.emplace(std::move(*acceptor));
+    listeners_->owns_unix_path = true;
   }
   if (!options_.tcp_address.empty()) {
     auto acceptor = ListenTcp(io, options_.tcp_address);
@@ -220,6 +228,7 @@ absl::Status RespServer::Start() {
                    listeners_->sessions, listeners_->next_worker),
         asio::detached);
   }
+  listeners_->accepting = true;
   return absl::OkStatus();
 }
 
@@ -244,13 +253,15 @@ void RespServer::Stop() {
     if (listeners_->tcp_acceptor) listeners_->tcp_acceptor->close(ec);
     done.set_value();
   };
-  if (workers_[0]->stopped()) {
+  // Without accept loops (Start() failed or never ran) the worker may never
+  // run: waiting for it would hang.
+  if (!listeners_->accepting || workers_[0]->stopped()) {
     close();
   } else {
     asio::post(*workers_[0], close);
     done.get_future().wait();
   }
-  if (!options_.unix_path.empty()) unlink(options_.unix_path.c_str());
+  if (listeners_->owns_unix_path) unlink(options_.unix_path.c_str());
 }
 
 }  // namespace nearcache

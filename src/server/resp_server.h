@@ -39,8 +39,9 @@ class RespServer {
   // Binds every listener (errors name the path or address), then accepts.
   absl::Status Start();
 
-  // Stops accepting and removes the socket file. Open connections go on
-  // until their io_context stops.
+  // Stops accepting and removes the socket file (only one this server
+  // created). Open connections go on until their io_context stops.
+  // REQUIRES: after a successful Start(), workers[0] is running or stopped.
   void Stop();
 
   // After Stop(): closes idle connections and makes busy ones close once

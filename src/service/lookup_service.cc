@@ -6,6 +6,7 @@
 #include <boost/asio/execution.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <optional>
 #include <utility>
 
 #include "absl/functional/any_invocable.h"
@@ -131,6 +132,18 @@ void LookupService::StartBatch(std::vector<FetchRequest> requests,
   std::vector<std::shared_ptr<Flight>> to_send;
   for (size_t i = 0; i < requests.size(); ++i) {
     std::string map_key = FlightKey(requests[i].kind, requests[i].key);
+    if (!flights_.contains(map_key)) {
+      // The caller found nothing fresh, but a flight for this key may have
+      // stored its value and ended between that lookup and now (we run on
+      // another thread): then the cache has the answer, and a second read
+      // would break single-flight.
+      std::optional<CacheEntry> now = cache_->Lookup(requests[i].key);
+      if (now.has_value() && now->state == EntryState::kFresh) {
+        batch->results[i].value = std::move(now->value);
+        if (--batch->remaining == 0) batch->done(std::move(batch->results));
+        continue;
+      }
+    }
     auto [it, inserted] = flights_.try_emplace(map_key);
     if (inserted) {
       auto flight = std::make_shared<Flight>();

@@ -3,11 +3,12 @@
 // Front-ends look the cache up themselves (a hit never leaves their thread).
 // For what is missing, expired or invalidated they call Fetch(), which hops
 // to the upstream thread, joins or starts one flight per (key, kind) —
-// single-flight: one Redis read per key however many callers wait — sends
-// all new flights of the call as one pipelined batch (GET+PTTL for strings,
-// HGETALL+PTTL for hashes), stores the results in the cache under the
-// fetch tickets taken before the request went out, and completes the caller
-// on its own executor.
+// single-flight: one Redis read per key however many callers wait (a caller
+// that arrives just after a flight stored a fresh value gets that value) —
+// sends all new flights of the call as one pipelined batch (GET+PTTL for
+// strings, HGETALL+PTTL for hashes), stores the results in the cache under
+// the fetch tickets taken before the request went out, and completes the
+// caller on its own executor.
 //
 // What to do with a failed fetch (serve stale or fail) is the caller's call:
 // it holds the stale candidate it found in the cache.
