@@ -309,8 +309,10 @@ maybe_http() {
   for r in $(seq 1 "$ROUNDS"); do
     ((SECONDS > DEADLINE)) && return
     loadgen "$phase.http-lookup10.redis.nc_loadgen.r$r" "$up" --keys "$HIT_KEYS" --command MGET:10
+    info_stats "$NC_SOCK" "$RUNS/$phase.http-lookup10.nearcache.nc_loadgen.r$r.before"
     loadgen "$phase.http-lookup10.nearcache.nc_loadgen.r$r" "$NC_HTTP" \
       --protocol http --keys "$HIT_KEYS" --command LOOKUP:10
+    info_stats "$NC_SOCK" "$RUNS/$phase.http-lookup10.nearcache.nc_loadgen.r$r.after"
     loadgen "$phase.http-lookup10.nearcache-resp.nc_loadgen.r$r" "$NC_SOCK" \
       --keys "$HIT_KEYS" --command MGET:10
   done
