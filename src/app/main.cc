@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "app/app.h"
+#include "inject/inject_main.h"
 #include "nearcache/config.h"
 #include "util/log.h"
 
@@ -16,6 +17,11 @@ constexpr char kUsage[] =
     "FILE\n"
     "       nearcache --check-config FILE print the effective configuration\n"
     "                                     (secrets redacted) or every error\n"
+    "       nearcache inject [-f FILE|-]  add the sidecar to Kubernetes "
+    "manifests\n"
+    "       nearcache webhook --tls-cert FILE --tls-key FILE [--listen ADDR]\n"
+    "                                     serve the injecting admission "
+    "webhook\n"
     "       nearcache --version\n"
     "       nearcache --help\n"
     "\n"
@@ -53,6 +59,10 @@ int Serve(const std::string& path) {
 
 int main(int argc, char** argv) {
   std::string arg = argc > 1 ? argv[1] : "";
+  if (arg == "inject") return nearcache::inject::InjectMain(argc - 1, argv + 1);
+  if (arg == "webhook") {
+    return nearcache::inject::WebhookMain(argc - 1, argv + 1);
+  }
   if (argc == 2 && (arg == "--help" || arg == "-h")) {
     std::fputs(kUsage, stdout);
     return 0;
