@@ -42,6 +42,11 @@ UpstreamPoolOptions PoolOptionsFrom(const RedisConfig& r) {
   o.conn.password = r.password;
   o.conn.connect_timeout = r.connect_timeout;
   o.conn.command_timeout = r.command_timeout;
+  o.conn.tls.ca_file = r.tls_ca_file;
+  o.conn.tls.cert_file = r.tls_cert_file;
+  o.conn.tls.key_file = r.tls_key_file;
+  o.conn.tls.server_name = r.tls_server_name;
+  o.conn.tls.verify = r.tls_verify;
   o.pool_size = r.pool_size;
   o.breaker_failures = r.breaker_failures;
   o.breaker_cooldown = r.breaker_cooldown;

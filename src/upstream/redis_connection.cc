@@ -2,19 +2,27 @@
 
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -24,6 +32,8 @@ namespace nearcache {
 namespace {
 
 using boost::system::error_code;
+using Socket = asio::generic::stream_protocol::socket;
+using TlsStream = asio::ssl::stream<Socket&>;
 
 constexpr size_t kReadChunk = 16 * 1024;
 // Long replies in error messages are cut to this many characters.
@@ -87,16 +97,62 @@ absl::Status HandshakeError(absl::string_view command, const RedisReply& r,
   return absl::FailedPreconditionError(msg);
 }
 
+// The bytes under the RESP codec: a TCP or Unix socket, or TLS over the
+// TCP socket once StartTls() ran. An AsyncReadStream and AsyncWriteStream,
+// so that one read loop and one write loop serve every transport.
+class ByteStream {
+ public:
+  using executor_type = Socket::executor_type;
+
+  explicit ByteStream(const asio::any_io_executor& ex) : socket_(ex) {}
+
+  executor_type get_executor() { return socket_.get_executor(); }
+  // The transport socket (TCP or Unix), under TLS when there is one.
+  Socket& socket() { return socket_; }
+
+  // Layers TLS over the connected socket.
+  TlsStream& StartTls(asio::ssl::context& context) {
+    tls_.emplace(socket_, context);
+    return *tls_;
+  }
+
+  template <typename Buffers, typename Token>
+  auto async_read_some(const Buffers& buffers, Token&& token) {
+    if (tls_) return tls_->async_read_some(buffers, std::forward<Token>(token));
+    return socket_.async_read_some(buffers, std::forward<Token>(token));
+  }
+
+  template <typename Buffers, typename Token>
+  auto async_write_some(const Buffers& buffers, Token&& token) {
+    if (tls_) {
+      return tls_->async_write_some(buffers, std::forward<Token>(token));
+    }
+    return socket_.async_write_some(buffers, std::forward<Token>(token));
+  }
+
+ private:
+  Socket socket_;
+  // Declared after socket_: destroyed before the socket it refers to.
+  std::optional<TlsStream> tls_;
+};
+
+// The name TLS checks the certificate against (and sends as SNI).
+std::string TlsServerName(const ConnectionOptions& o) {
+  return o.tls.server_name.empty() ? o.endpoint.host : o.tls.server_name;
+}
+
 }  // namespace
 
 struct RedisConnection::Io {
   explicit Io(const asio::any_io_executor& ex)
-      : socket(ex),
+      : stream(ex),
         resolver(ex),
         connect_timer(ex),
         reader(redisReaderCreate()) {}
 
-  asio::generic::stream_protocol::socket socket;
+  // Outlives `stream`'s TLS state, which points into it.
+  std::shared_ptr<asio::ssl::context> tls_context;
+  ByteStream stream;
   asio::ip::tcp::resolver resolver;
   asio::steady_timer connect_timer;
   std::unique_ptr<redisReader, ReaderDeleter> reader;
@@ -126,15 +182,16 @@ RedisConnection::RedisConnection(asio::any_io_executor executor,
 
 RedisConnection::~RedisConnection() {
   error_code ignored;
-  io_->socket.close(ignored);
+  io_->stream.socket().close(ignored);
 }
 
 asio::awaitable<absl::StatusOr<std::shared_ptr<RedisConnection>>>
 RedisConnection::Connect(asio::any_io_executor executor,
-                         ConnectionOptions options) {
+                         ConnectionOptions options,
+                         std::shared_ptr<asio::ssl::context> tls_context) {
   std::shared_ptr<RedisConnection> conn(
       new RedisConnection(std::move(executor), std::move(options)));
-  absl::Status status = co_await conn->Open();
+  absl::Status status = co_await conn->Open(std::move(tls_context));
   if (!status.ok()) {
     conn->on_closed_ = nullptr;
     conn->Shutdown(status);
@@ -143,10 +200,19 @@ RedisConnection::Connect(asio::any_io_executor executor,
   co_return conn;
 }
 
-asio::awaitable<absl::Status> RedisConnection::Open() {
-  if (options_.endpoint.transport == RedisEndpoint::Transport::kTls) {
-    co_return absl::UnimplementedError(
-        absl::StrCat("TLS (rediss://) is not supported yet: ", peer_));
+asio::awaitable<absl::Status> RedisConnection::Open(
+    std::shared_ptr<asio::ssl::context> tls_context) {
+  const bool tls =
+      options_.endpoint.transport == RedisEndpoint::Transport::kTls;
+  if (tls && tls_context == nullptr) {
+    absl::StatusOr<std::shared_ptr<asio::ssl::context>> made =
+        MakeTlsContext(options_.tls);
+    if (!made.ok()) {
+      co_return absl::Status(
+          made.status().code(),
+          absl::StrCat("connect to ", peer_, ": ", made.status().message()));
+    }
+    tls_context = *std::move(made);
   }
   if (io_->reader == nullptr) {
     co_return absl::ResourceExhaustedError("cannot allocate a RESP reader");
@@ -155,10 +221,15 @@ asio::awaitable<absl::Status> RedisConnection::Open() {
   asio::co_spawn(executor_, ConnectWatchdog(shared_from_this()),
                  asio::detached);
   absl::Status status = co_await ConnectSocket();
+  if (status.ok() && tls && !connect_timed_out_) {
+    connect_step_ = "TLS handshake";
+    io_->tls_context = std::move(tls_context);
+    status = co_await TlsHandshake(*io_->tls_context);
+  }
   io_->connect_timer.cancel();
   if (connect_timed_out_) {
     co_return absl::DeadlineExceededError(
-        absl::StrCat("connect to ", peer_, " timed out after ",
+        absl::StrCat(connect_step_, " with ", peer_, " timed out after ",
                      absl::FormatDuration(options_.connect_timeout)));
   }
   if (!status.ok()) co_return status;
@@ -184,7 +255,7 @@ asio::awaitable<void> RedisConnection::ConnectWatchdog(
     self->connect_timed_out_ = true;
     self->io_->resolver.cancel();
     error_code ignored;
-    self->io_->socket.close(ignored);
+    self->io_->stream.socket().close(ignored);
   }
 }
 
@@ -193,7 +264,7 @@ asio::awaitable<absl::Status> RedisConnection::ConnectSocket() {
   const RedisEndpoint& e = options_.endpoint;
   if (e.transport == RedisEndpoint::Transport::kUnix) {
     asio::local::stream_protocol::endpoint ep(e.unix_path);
-    co_await io_->socket.async_connect(
+    co_await io_->stream.socket().async_connect(
         asio::generic::stream_protocol::endpoint(ep),
         asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
@@ -213,20 +284,74 @@ asio::awaitable<absl::Status> RedisConnection::ConnectSocket() {
   }
   for (const auto& entry : results) {
     if (connect_timed_out_) break;
+    Socket& socket = io_->stream.socket();
     error_code ignored;
-    io_->socket.close(ignored);
-    co_await io_->socket.async_connect(
+    socket.close(ignored);
+    co_await socket.async_connect(
         asio::generic::stream_protocol::endpoint(entry.endpoint()),
         asio::redirect_error(asio::use_awaitable, ec));
     if (!ec) {
       // Requests are small and latency-bound: do not let Nagle hold them.
-      io_->socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+      socket.set_option(asio::ip::tcp::no_delay(true), ignored);
       co_return absl::OkStatus();
     }
   }
   if (!ec) ec = asio::error::host_not_found;
   co_return absl::UnavailableError(
       absl::StrCat("connect to ", peer_, " failed: ", ec.message()));
+}
+
+asio::awaitable<absl::Status> RedisConnection::TlsHandshake(
+    asio::ssl::context& context) {
+  TlsStream& tls = io_->stream.StartTls(context);
+  SSL* ssl = tls.native_handle();
+  const std::string name = TlsServerName(options_);
+  error_code ec;
+  asio::ip::make_address(name, ec);
+  const bool is_ip = !ec;
+  // RFC 6066: SNI carries host names only.
+  if (!is_ip && SSL_set_tlsext_host_name(ssl, name.c_str()) != 1) {
+    co_return absl::InvalidArgumentError(
+        absl::StrCat("TLS server name '", name, "' for ", peer_,
+                     " is not a valid host name"));
+  }
+  if (options_.tls.verify) {
+    tls.set_verify_mode(asio::ssl::verify_peer, ec);
+    // The name check asio's host_name_verification runs, given to OpenSSL
+    // as a verify parameter rather than run in a verify callback: a mismatch
+    // then shows in the verify result ("hostname mismatch") instead of
+    // failing the handshake with no reason.
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    X509_VERIFY_PARAM_set_hostflags(param,
+                                    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    int set = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str())
+                    : X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0);
+    if (set != 1) {
+      co_return absl::InvalidArgumentError(absl::StrCat(
+          "TLS server name '", name, "' for ", peer_, " cannot be checked"));
+    }
+  } else {
+    tls.set_verify_mode(asio::ssl::verify_none, ec);
+  }
+
+  co_await tls.async_handshake(asio::ssl::stream_base::client,
+                               asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec) co_return absl::OkStatus();
+  if (connect_timed_out_) co_return absl::OkStatus();     // Open() reports it
+  const long verify_result = SSL_get_verify_result(ssl);  // NOLINT(runtime/int)
+  if (options_.tls.verify && verify_result != X509_V_OK) {
+    co_return absl::FailedPreconditionError(absl::StrCat(
+        "TLS handshake with ", peer_, " failed: certificate verify failed: ",
+        X509_verify_cert_error_string(verify_result), " (server name '", name,
+        "', CA ",
+        options_.tls.ca_file.empty() ? "the system's" : options_.tls.ca_file,
+        ")"));
+  }
+  co_return absl::UnavailableError(absl::StrCat(
+      "TLS handshake with ", peer_, " failed: ",
+      ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
+          ? "the server closed the connection"
+          : ec.message()));
 }
 
 asio::awaitable<absl::Status> RedisConnection::Handshake() {
@@ -410,7 +535,7 @@ asio::awaitable<void> RedisConnection::WriteLoop(
   while (self->state_ == State::kOpen && !io.write_buf.empty()) {
     io.in_flight.clear();
     io.in_flight.swap(io.write_buf);
-    co_await asio::async_write(io.socket, asio::buffer(io.in_flight),
+    co_await asio::async_write(io.stream, asio::buffer(io.in_flight),
                                asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       self->Shutdown(absl::UnavailableError(
@@ -427,11 +552,12 @@ asio::awaitable<void> RedisConnection::ReadLoop(
   std::array<char, kReadChunk>& buf = io.read_buf;
   error_code ec;
   while (self->state_ == State::kOpen) {
-    size_t n = co_await io.socket.async_read_some(
+    size_t n = co_await io.stream.async_read_some(
         asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
+      // stream_truncated: TLS without a close_notify, as Redis closes.
       self->Shutdown(absl::UnavailableError(
-          ec == asio::error::eof
+          ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
               ? absl::StrCat("Redis at ", self->peer_, " closed the connection")
               : absl::StrCat("read from ", self->peer_,
                              " failed: ", ec.message())));
@@ -519,7 +645,7 @@ void RedisConnection::Shutdown(absl::Status reason) {
   state_ = State::kClosed;
   close_reason_ = reason;
   error_code ignored;
-  io_->socket.close(ignored);
+  io_->stream.socket().close(ignored);
   io_->resolver.cancel();
   io_->connect_timer.cancel();
   absl::Status failed = reason.code() == absl::StatusCode::kUnavailable

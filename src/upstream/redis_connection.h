@@ -1,5 +1,6 @@
-// RedisConnection: one pipelined RESP2 connection to Redis over TCP or a Unix
-// socket, built on asio coroutines with hiredis's reader as the parser.
+// RedisConnection: one pipelined RESP2 connection to Redis over TCP, TLS
+// (rediss://) or a Unix socket, built on asio coroutines with hiredis's
+// reader as the parser.
 //
 // Many coroutines may Execute() at once: each request is encoded as a RESP
 // multibulk and appended to one write buffer, so requests issued while a
@@ -11,12 +12,18 @@
 //
 // A Redis error reply (-ERR, -WRONGTYPE, -NOAUTH ...) is a RedisReply of
 // type kError, not a failed Status. Statuses are for the transport:
-//   kUnavailable       connect refused, connection lost or closed
-//   kDeadlineExceeded  connect_timeout or command_timeout passed
+//   kUnavailable       connect refused, connection lost or closed, TLS
+//                      handshake failed (e.g. the server wants a client
+//                      certificate)
+//   kDeadlineExceeded  connect_timeout (TCP + TLS handshake) or
+//                      command_timeout passed
 //   kUnauthenticated   AUTH refused, or Redis wants a password (NOAUTH)
 //   kPermissionDenied  the ACL user may not run a handshake command
-//   kFailedPrecondition another handshake command failed (e.g. SELECT 99)
-//   kUnimplemented     rediss:// (TLS) is not supported yet
+//   kFailedPrecondition the server certificate failed verification (the
+//                      message says why: unknown CA, name mismatch,
+//                      expired...), or another handshake command failed
+//                      (e.g. SELECT 99)
+//   kInvalidArgument   the TLS files could not be loaded (see MakeTlsContext)
 //
 // Subscriber mode (the invalidation link): SetPushHandler(), then
 // Subscribe(). From the first subscribe confirmation on, "message",
@@ -45,6 +52,7 @@
 #include "absl/time/time.h"
 #include "nearcache/redis_endpoint.h"
 #include "upstream/redis_reply.h"
+#include "upstream/tls_context.h"
 
 namespace nearcache {
 
@@ -63,6 +71,8 @@ struct ConnectionOptions {
   absl::Duration command_timeout = absl::Milliseconds(50);
   // CLIENT SETNAME after connecting (shows in CLIENT LIST); empty: skipped.
   std::string client_name = "nearcache";
+  // CA, client certificate, server name and verification for rediss://.
+  TlsOptions tls;
 };
 
 // Thread-compatible: every method, and the destructor, must run on the
@@ -73,11 +83,16 @@ struct ConnectionOptions {
 // the connection dying) releases it. Execute() keeps it alive until it returns.
 class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
  public:
-  // Resolves and connects within connect_timeout, then sends in one batch:
-  // AUTH (`AUTH user pass` when a username is set, else `AUTH pass` when a
-  // password is set), SELECT db (db != 0), CLIENT SETNAME and CLIENT ID.
+  // Resolves and connects (and for rediss:// completes the TLS handshake)
+  // within connect_timeout, then sends in one batch: AUTH (`AUTH user pass`
+  // when a username is set, else `AUTH pass` when a password is set), SELECT
+  // db (db != 0), CLIENT SETNAME and CLIENT ID.
+  //
+  // `tls_context` (from MakeTlsContext(options.tls)) is used for rediss://
+  // and ignored otherwise; when null, one is built for this connection.
   static asio::awaitable<absl::StatusOr<std::shared_ptr<RedisConnection>>>
-  Connect(asio::any_io_executor executor, ConnectionOptions options);
+  Connect(asio::any_io_executor executor, ConnectionOptions options,
+          std::shared_ptr<asio::ssl::context> tls_context = nullptr);
 
   ~RedisConnection();
   RedisConnection(const RedisConnection&) = delete;
@@ -132,13 +147,15 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
 
  private:
   enum class State : uint8_t { kConnecting, kOpen, kClosed };
-  struct Io;       // socket, resolver, timers, reader: asio stays in the .cc
+  struct Io;       // stream, resolver, timers, reader: asio stays in the .cc
   struct Request;  // one pending request (or batch, or SUBSCRIBE)
 
   RedisConnection(asio::any_io_executor executor, ConnectionOptions options);
 
-  asio::awaitable<absl::Status> Open();
+  asio::awaitable<absl::Status> Open(
+      std::shared_ptr<asio::ssl::context> tls_context);
   asio::awaitable<absl::Status> ConnectSocket();
+  asio::awaitable<absl::Status> TlsHandshake(asio::ssl::context& context);
   asio::awaitable<absl::Status> Handshake();
   static asio::awaitable<void> ConnectWatchdog(
       std::shared_ptr<RedisConnection> self);
@@ -163,6 +180,8 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   bool writing_ = false;
   bool subscribed_ = false;
   bool connect_timed_out_ = false;
+  // What Open() is doing, for the connect timeout's message.
+  const char* connect_step_ = "connect";
   int64_t client_id_ = -1;
   std::deque<std::shared_ptr<Request>> pending_;
   absl::AnyInvocable<void(RedisReply)> push_handler_;

@@ -67,7 +67,7 @@ struct PoolState {
   absl::Status Admit(std::shared_ptr<RedisConnection>* conn, bool* probe) {
     *probe = false;
     if (stopped) return Reject("upstream pool stopped");
-    if (connections_up == 0) return Reject("no connection to Redis");
+    if (connections_up == 0) return RejectNoConnection();
     if (breaker == BreakerState::kOpen) {
       if (SteadyClock::now() < open_until) {
         return Reject(absl::StrCat("circuit breaker open after ",
@@ -94,7 +94,7 @@ struct PoolState {
     }
     if (best == nullptr) {
       *probe = false;
-      return Reject("no connection to Redis");
+      return RejectNoConnection();
     }
     if (*probe) probe_in_flight = true;
     *conn = best->shared_from_this();
@@ -104,6 +104,14 @@ struct PoolState {
   absl::Status Reject(absl::string_view why) {
     ++counters.requests_rejected;
     return absl::UnavailableError(why);
+  }
+
+  // Says why there is none when a connect failed: a refused TLS certificate
+  // or an ACL user without +client otherwise hides behind "no connection".
+  absl::Status RejectNoConnection() {
+    if (last_connect_error.ok()) return Reject("no connection to Redis");
+    return Reject(absl::StrCat("no connection to Redis: last connect failed: ",
+                               last_connect_error.message()));
   }
 
   // Feeds the outcome of an admitted request to the counters and the breaker.
@@ -160,7 +168,10 @@ struct PoolState {
     }
   }
 
-  void ConnectFailed() { ++counters.connects_failed; }
+  void ConnectFailed(absl::Status why) {
+    ++counters.connects_failed;
+    last_connect_error = std::move(why);
+  }
 
   absl::Duration Backoff(int attempt) {
     absl::Duration lo = options.reconnect_min;
@@ -184,6 +195,9 @@ struct PoolState {
   int consecutive_failures = 0;
   SteadyClock::time_point open_until = SteadyClock::time_point::min();
   bool probe_in_flight = false;
+  // For rediss://: built once by Start(), shared by every connection.
+  std::shared_ptr<asio::ssl::context> tls_context;
+  absl::Status last_connect_error;
   UpstreamStats counters;
   absl::BitGen bitgen;
 };
@@ -211,13 +225,14 @@ asio::awaitable<void> RunSlot(std::shared_ptr<State> s, size_t index) {
 
     ConnectionOptions conn_options = s->options.conn;
     absl::StatusOr<std::shared_ptr<RedisConnection>> connected =
-        co_await RedisConnection::Connect(s->executor, std::move(conn_options));
+        co_await RedisConnection::Connect(s->executor, std::move(conn_options),
+                                          s->tls_context);
     if (s->stopped) {
       if (connected.ok()) (*connected)->Close();
       break;
     }
     if (!connected.ok()) {
-      s->ConnectFailed();
+      s->ConnectFailed(connected.status());
       ++failures;
       continue;
     }
@@ -233,13 +248,18 @@ asio::awaitable<void> RunSlot(std::shared_ptr<State> s, size_t index) {
       }
       if (!status.ok() || !conn->is_open()) {
         conn->Close();
-        s->ConnectFailed();
+        s->ConnectFailed(
+            !status.ok()
+                ? absl::Status(status.code(),
+                               absl::StrCat("on_connect: ", status.message()))
+                : absl::UnavailableError("connection closed in on_connect"));
         ++failures;
         continue;
       }
     }
 
     failures = 0;
+    s->last_connect_error = absl::OkStatus();
     slot.closed = false;
     slot.close_reason = absl::OkStatus();
     slot.conn = conn;
@@ -301,6 +321,17 @@ UpstreamPool::~UpstreamPool() { Stop(); }
 void UpstreamPool::Start() {
   if (state_->started || state_->stopped) return;
   state_->started = true;
+  if (state_->options.conn.endpoint.transport ==
+      RedisEndpoint::Transport::kTls) {
+    absl::StatusOr<std::shared_ptr<asio::ssl::context>> tls =
+        MakeTlsContext(state_->options.conn.tls);
+    if (!tls.ok()) {
+      // Retrying cannot fix a missing or bad file: no slot starts.
+      state_->ConnectFailed(tls.status());
+      return;
+    }
+    state_->tls_context = *std::move(tls);
+  }
   for (size_t i = 0; i < state_->slots.size(); ++i) {
     asio::co_spawn(state_->executor, RunSlot(state_, i), asio::detached);
   }
@@ -344,6 +375,10 @@ asio::awaitable<void> UpstreamPool::ForEachConnection(
     absl::Status status = co_await fn(*conn);
     if (!status.ok()) conn->Close();
   }
+}
+
+absl::Status UpstreamPool::last_connect_error() const {
+  return state_->last_connect_error;
 }
 
 bool UpstreamPool::up() const {

@@ -19,6 +19,9 @@
 //                          handshake and on_connect were a successful probe)
 // Rejected requests fail at once with kUnavailable.
 //
+// For rediss:// one TLS context (CA, client certificate) is built at
+// Start() and shared by every connection.
+//
 // Usage, on the upstream thread:
 //   UpstreamPool pool(io.get_executor(), options);
 //   pool.Start();
@@ -99,7 +102,9 @@ class UpstreamPool {
   UpstreamPool(const UpstreamPool&) = delete;
   UpstreamPool& operator=(const UpstreamPool&) = delete;
 
-  // Starts the slots' connect loops. Call once.
+  // Starts the slots' connect loops. Call once. When the TLS context
+  // cannot be built (a file missing or invalid) no slot starts: every request
+  // is rejected and last_connect_error() says why.
   void Start();
 
   // Closes every connection (pending requests fail with kUnavailable),
@@ -109,7 +114,8 @@ class UpstreamPool {
   void Stop();
 
   // See RedisConnection::Execute / ExecuteBatch; adds kUnavailable
-  // rejections ("circuit breaker open", "no connection to Redis").
+  // rejections ("circuit breaker open", "no connection to Redis", followed
+  // by the last connect error when there is one).
   // The pool may be destroyed while these run.
   asio::awaitable<absl::StatusOr<RedisReply>> Execute(
       std::vector<std::string> args);
@@ -122,6 +128,9 @@ class UpstreamPool {
   asio::awaitable<void> ForEachConnection(
       std::function<asio::awaitable<absl::Status>(RedisConnection&)> fn);
 
+  // Why the last attempt to add a connection failed (connect, TLS,
+  // handshake, on_connect); OK once one succeeds after it.
+  absl::Status last_connect_error() const;
   // True while at least one connection serves requests.
   bool up() const;
   BreakerState breaker_state() const;

@@ -51,6 +51,51 @@ int PickFreePort() {
   return port;
 }
 
+// Runs `args` (argv[0] looked up in PATH) with stdout and stderr appended
+// to `log_path`, and waits for it.
+absl::Status RunTool(std::vector<std::string> args,
+                     const std::string& log_path) {
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int log_fd =
+      open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) {
+    return absl::InternalError(
+        absl::StrCat("open(", log_path, "): ", strerror(errno)));
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(log_fd);
+    return absl::InternalError(absl::StrCat("fork: ", strerror(errno)));
+  }
+  if (pid == 0) {
+    dup2(log_fd, STDOUT_FILENO);
+    dup2(log_fd, STDERR_FILENO);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  close(log_fd);
+  int wstatus = 0;
+  while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
+    return absl::OkStatus();
+  }
+  std::ifstream in(log_path);
+  std::stringstream log;
+  log << in.rdbuf();
+  return absl::InternalError(absl::StrCat(args[0], " ", args[1],
+                                          " failed (status ", wstatus,
+                                          "); log:\n", log.str()));
+}
+
+bool WriteFile(const std::string& path, absl::string_view text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  return static_cast<bool>(out);
+}
+
 // True when a fresh connection to `path` gets any reply to PING (-NOAUTH
 // counts: the server is up).
 bool AnswersPing(const std::string& path) {
@@ -103,10 +148,30 @@ absl::Status RedisServerProcess::Start() {
     port_ = PickFreePort();
     if (port_ == 0) return absl::InternalError("no free TCP port");
   }
+  if (options_.tls && tls_port_ == 0) {
+    for (int tries = 0; tries < 10 && (tls_port_ == 0 || tls_port_ == port_);
+         ++tries) {
+      tls_port_ = PickFreePort();
+    }
+    if (tls_port_ == 0 || tls_port_ == port_) {
+      tls_port_ = 0;
+      return absl::InternalError("no free TCP port for TLS");
+    }
+  }
+  if (options_.tls && tls_files_.ca_cert.empty()) {
+    if (absl::Status made = MakeTlsFiles(); !made.ok()) return made;
+  }
 
   std::vector<std::string> args = {binary_, "--port", std::to_string(port_)};
-  if (options_.tcp) {
+  if (options_.tcp || options_.tls) {
     args.insert(args.end(), {"--bind", "127.0.0.1"});
+  }
+  if (options_.tls) {
+    args.insert(args.end(), {"--tls-port", std::to_string(tls_port_),
+                             "--tls-cert-file", tls_files_.server_cert,
+                             "--tls-key-file", tls_files_.server_key,
+                             "--tls-ca-cert-file", tls_files_.ca_cert,
+                             "--tls-auth-clients", options_.tls_auth_clients});
   }
   args.insert(args.end(),
               {"--unixsocket", unix_path_, "--unixsocketperm", "700", "--save",
@@ -221,6 +286,87 @@ RedisEndpoint RedisServerProcess::tcp_endpoint(int db) const {
   e.port = static_cast<uint16_t>(port_);
   e.db = db;
   return e;
+}
+
+RedisEndpoint RedisServerProcess::tls_endpoint(int db, std::string host) const {
+  RedisEndpoint e;
+  e.transport = RedisEndpoint::Transport::kTls;
+  e.host = std::move(host);
+  e.port = static_cast<uint16_t>(tls_port_);
+  e.db = db;
+  return e;
+}
+
+absl::Status RedisServerProcess::MakeTlsFiles() {
+  const std::string log = dir_ + "/openssl.log";
+  auto path = [&](absl::string_view name) {
+    return absl::StrCat(dir_, "/", name);
+  };
+  // EC keys: generated in milliseconds, unlike RSA.
+  auto make_ca = [&](absl::string_view name, absl::string_view cn) {
+    return RunTool({"openssl",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1",
+                    "-nodes",
+                    "-keyout",
+                    path(absl::StrCat(name, ".key")),
+                    "-out",
+                    path(absl::StrCat(name, ".crt")),
+                    "-days",
+                    "7",
+                    "-subj",
+                    absl::StrCat("/CN=", cn),
+                    "-addext",
+                    "basicConstraints=critical,CA:TRUE",
+                    "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign"},
+                   log);
+  };
+  auto make_leaf = [&](absl::string_view name, absl::string_view cn,
+                       absl::string_view serial,
+                       absl::string_view extensions) -> absl::Status {
+    std::string ext = path(absl::StrCat(name, ".ext"));
+    if (!WriteFile(ext, extensions)) {
+      return absl::InternalError(absl::StrCat("cannot write ", ext));
+    }
+    std::string csr = path(absl::StrCat(name, ".csr"));
+    absl::Status s = RunTool({"openssl", "req", "-newkey", "ec", "-pkeyopt",
+                              "ec_paramgen_curve:prime256v1", "-nodes",
+                              "-keyout", path(absl::StrCat(name, ".key")),
+                              "-out", csr, "-subj", absl::StrCat("/CN=", cn)},
+                             log);
+    if (!s.ok()) return s;
+    return RunTool(
+        {"openssl", "x509", "-req", "-in", csr, "-CA", path("ca.crt"), "-CAkey",
+         path("ca.key"), "-set_serial", std::string(serial), "-days", "7",
+         "-extfile", ext, "-out", path(absl::StrCat(name, ".crt"))},
+        log);
+  };
+  absl::Status s = make_ca("ca", "nearcache test CA");
+  if (s.ok()) s = make_ca("other-ca", "nearcache other test CA");
+  if (s.ok()) {
+    s = make_leaf("server", "localhost", "2",
+                  "basicConstraints=CA:FALSE\n"
+                  "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                  "extendedKeyUsage=serverAuth\n");
+  }
+  if (s.ok()) {
+    s = make_leaf("client", "nearcache-client", "3",
+                  "basicConstraints=CA:FALSE\n"
+                  "extendedKeyUsage=clientAuth\n");
+  }
+  if (!s.ok()) return s;
+  tls_files_.ca_cert = path("ca.crt");
+  tls_files_.server_cert = path("server.crt");
+  tls_files_.server_key = path("server.key");
+  tls_files_.client_cert = path("client.crt");
+  tls_files_.client_key = path("client.key");
+  tls_files_.other_ca_cert = path("other-ca.crt");
+  return absl::OkStatus();
 }
 
 RedisReply RedisServerProcess::Command(std::vector<std::string> args) {

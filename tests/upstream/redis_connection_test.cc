@@ -136,12 +136,6 @@ TEST_F(RedisConnectionTest, ConnectRefusedIsUnavailable) {
   EXPECT_THAT(c.status().message(), HasSubstr(redis_->unix_path()));
 }
 
-TEST_F(RedisConnectionTest, TlsIsUnimplemented) {
-  ConnectionOptions o = Options();
-  o.endpoint.transport = RedisEndpoint::Transport::kTls;
-  EXPECT_EQ(TryConnect(o).status().code(), absl::StatusCode::kUnimplemented);
-}
-
 TEST_F(RedisConnectionTest, ConnectTimeoutIsDeadlineExceeded) {
   // A TCP listener that never accepts, with its accept queue full: further
   // SYNs are dropped and the connect hangs.
@@ -228,6 +222,33 @@ TEST_F(RedisConnectionTest, AuthWithAclUser) {
   EXPECT_EQ(denied.status().code(), absl::StatusCode::kPermissionDenied)
       << denied.status();
   EXPECT_THAT(denied.status().message(), HasSubstr("NOPERM"));
+}
+
+TEST_F(RedisConnectionTest, ReadOnlyAclUserReadsAndIsRefusedWrites) {
+  // What a Feast reader needs: reads, plus the handshake's CLIENT and SELECT
+  // and the invalidation link's PING and SUBSCRIBE.
+  ASSERT_FALSE(
+      redis_
+          ->Command({"ACL", "SETUSER", "feast", "on", ">secret", "~*", "+@read",
+                     "+client", "+select", "+ping", "+subscribe", "+hello"})
+          .is_error());
+  redis_->Command({"SET", "feature:1", "v1"});
+  ConnectionOptions o = Options(1);
+  o.username = "feast";
+  o.password = "secret";
+  ConnPtr c = Connect(o);
+  ASSERT_NE(c, nullptr);
+  redis_->Command({"SELECT", "1"});
+  redis_->Command({"SET", "feature:1", "db1"});
+  redis_->Command({"SELECT", "0"});
+  absl::StatusOr<RedisReply> got = Exec(c, {"GET", "feature:1"});
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, Str("db1"));
+  absl::StatusOr<RedisReply> set = Exec(c, {"SET", "feature:1", "x"});
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_TRUE(set->is_error());
+  EXPECT_THAT(set->str, HasSubstr("NOPERM"));
+  EXPECT_TRUE(c->is_open());
 }
 
 TEST_F(RedisConnectionTest, SelectIsolatesDatabases) {

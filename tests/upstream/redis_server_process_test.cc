@@ -72,6 +72,39 @@ TEST(RedisServerProcessTest, RequirepassIsUsedByTheClient) {
   EXPECT_EQ(redis.Command({"ACL", "WHOAMI"}), RedisReply::String("default"));
 }
 
+TEST(RedisServerProcessTest, TlsPortWithTestPki) {
+  RedisServerOptions options;
+  options.tls = true;
+  options.tls_auth_clients = "optional";
+  RedisServerProcess redis(options);
+  absl::Status started = redis.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  EXPECT_EQ(redis.port(), 0);  // no plain TCP
+  int tls_port = redis.tls_port();
+  EXPECT_GT(tls_port, 0);
+  const TlsFiles files = redis.tls_files();
+  for (const std::string& f :
+       {files.ca_cert, files.server_cert, files.server_key, files.client_cert,
+        files.client_key, files.other_ca_cert}) {
+    EXPECT_TRUE(std::filesystem::exists(f)) << f;
+  }
+  EXPECT_EQ(redis.Command({"CONFIG", "GET", "tls-auth-clients"}),
+            RedisReply::Array({RedisReply::String("tls-auth-clients"),
+                               RedisReply::String("optional")}));
+  RedisEndpoint e = redis.tls_endpoint(2);
+  EXPECT_EQ(e.transport, RedisEndpoint::Transport::kTls);
+  EXPECT_EQ(e.port, tls_port);
+  EXPECT_EQ(e.db, 2);
+
+  // The same port and certificates after a restart.
+  ASSERT_TRUE(redis.Restart().ok());
+  EXPECT_EQ(redis.tls_port(), tls_port);
+  EXPECT_EQ(redis.tls_files().ca_cert, files.ca_cert);
+  RedisReply port_config = redis.Command({"CONFIG", "GET", "tls-port"});
+  ASSERT_EQ(port_config.elements.size(), 2u);
+  EXPECT_EQ(port_config.elements[1].str, std::to_string(tls_port));
+}
+
 TEST(RedisServerProcessTest, DestructorRemovesTheDirectory) {
   std::string dir;
   {

@@ -141,6 +141,9 @@ TEST_F(UpstreamPoolTest, RejectsFastWithoutConnection) {
   absl::StatusOr<RedisReply> r = Exec(pool, {"GET", "k"});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(r.status().message(), HasSubstr("no connection"));
+  // ... and why: the last connect's error.
+  EXPECT_THAT(r.status().message(), HasSubstr(redis_.unix_path()));
+  EXPECT_EQ(pool.last_connect_error().code(), absl::StatusCode::kUnavailable);
   UpstreamStats stats = pool.stats();
   EXPECT_EQ(stats.requests_rejected, 1u);
   EXPECT_GE(stats.connects_failed, 2u);
@@ -152,6 +155,63 @@ TEST_F(UpstreamPoolTest, RejectsFastWithoutConnection) {
   ASSERT_TRUE(RunUntil(io_, [&] { return pool.up(); }));
   EXPECT_TRUE(Exec(pool, {"PING"}).ok());
   EXPECT_EQ(pool.breaker_state(), BreakerState::kClosed);
+}
+
+TEST_F(UpstreamPoolTest, AclUserWithoutGetGetsAPermissionErrorReply) {
+  ASSERT_FALSE(redis_
+                   .Command({"ACL", "SETUSER", "feast", "on", ">secret", "~*",
+                             "+@read", "-get", "+client", "+select", "+ping"})
+                   .is_error());
+  redis_.Command({"SET", "k", "v"});
+  UpstreamPoolOptions o = Options(2);
+  o.conn.username = "feast";
+  o.conn.password = "secret";
+  UpstreamPool pool(io_.get_executor(), o);
+  pool.Start();
+  ASSERT_TRUE(RunUntil(io_, [&] { return pool.stats().connections_up == 2; }))
+      << pool.last_connect_error();
+
+  // Redis answered: a reply (not a transport failure) that names the user's
+  // missing permission, and the breaker stays closed however often it comes.
+  for (int i = 0; i < 5; ++i) {
+    absl::StatusOr<RedisReply> r = Exec(pool, {"GET", "k"});
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_TRUE(r->is_error());
+    EXPECT_THAT(r->str, HasSubstr("NOPERM"));
+    EXPECT_THAT(r->str, HasSubstr("'get'"));
+  }
+  EXPECT_EQ(pool.breaker_state(), BreakerState::kClosed);
+  absl::StatusOr<RedisReply> h = Exec(pool, {"HGETALL", "nohash"});
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_FALSE(h->is_error());
+}
+
+TEST_F(UpstreamPoolTest, AclUserThatCannotHandshakeIsWhyRequestsAreRejected) {
+  // No +client: CLIENT SETNAME / CLIENT ID in the handshake are refused.
+  ASSERT_FALSE(
+      redis_
+          .Command({"ACL", "SETUSER", "feast", "on", ">secret", "~*", "+@read"})
+          .is_error());
+  UpstreamPoolOptions o = Options(1);
+  o.conn.username = "feast";
+  o.conn.password = "secret";
+  UpstreamPool pool(io_.get_executor(), o);
+  pool.Start();
+  ASSERT_TRUE(RunUntil(io_, [&] { return pool.stats().connects_failed > 0; }));
+  EXPECT_FALSE(pool.up());
+  EXPECT_EQ(pool.last_connect_error().code(),
+            absl::StatusCode::kPermissionDenied);
+  absl::StatusOr<RedisReply> r = Exec(pool, {"GET", "k"});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(r.status().message(), HasSubstr("no connection to Redis"));
+  EXPECT_THAT(r.status().message(), HasSubstr("NOPERM"));
+  EXPECT_THAT(r.status().message(), HasSubstr("CLIENT"));
+
+  // Granting the permission lets the pool in on its next attempt.
+  ASSERT_FALSE(
+      redis_.Command({"ACL", "SETUSER", "feast", "+client"}).is_error());
+  ASSERT_TRUE(RunUntil(io_, [&] { return pool.up(); }));
+  EXPECT_TRUE(pool.last_connect_error().ok());
 }
 
 TEST_F(UpstreamPoolTest, ReconnectsAfterRedisRestart) {
