@@ -86,7 +86,8 @@ void RunOn(asio::io_context& io, Fn fn) {
 App::App(Config config)
     : config_(std::move(config)),
       cache_(CacheOptionsFrom(config_.cache), SystemClock()),
-      resp_metrics_(RespHandler::CommandLabels()) {
+      resp_metrics_(RespHandler::CommandLabels()),
+      http_metrics_(ApiCommandLabels()) {
   frontend_.cache = &cache_;
   frontend_.counters = &counters_;
   frontend_.metrics = &resp_metrics_;
@@ -96,7 +97,8 @@ App::App(Config config)
 
   UpstreamPoolOptions pool_options = PoolOptionsFrom(config_.redis);
   const std::string address = config_.redis.endpoint.ToString();
-  pool_options.on_state_change = [address](bool up) {
+  pool_options.on_state_change = [this, address](bool up) {
+    redis_up_.store(up);
     if (up) {
       LOG_INFO("redis up", {{"address", address}});
     } else {
@@ -134,6 +136,14 @@ App::App(Config config)
       upstream_io_.get_executor(), std::move(inv), &cache_, service_.get());
   service_->set_upstream_duration(&upstream_duration_);
   frontend_.fetcher = service_.get();
+  api_.cache = &cache_;
+  api_.fetcher = service_.get();
+  api_.counters = &counters_;
+  api_.metrics = &http_metrics_;
+  {
+    absl::MutexLock lock(&config_mu_);
+    config_text_ = RenderConfig(config_);
+  }
 
   for (int i = 0; i < config_.listen.threads; ++i) {
     workers_.push_back(std::make_unique<asio::io_context>(1));
@@ -157,6 +167,33 @@ absl::Status App::Start() {
   resp_ = std::make_unique<RespServer>(std::move(resp), &frontend_, workers);
   if (absl::Status s = resp_->Start(); !s.ok()) return s;
 
+  if (!config_.listen.http_socket.empty() || !config_.listen.http_tcp.empty()) {
+    HttpServerOptions http;
+    http.unix_path = config_.listen.http_socket;
+    http.socket_mode = config_.listen.socket_mode;
+    http.tcp_address = config_.listen.http_tcp;
+    http.max_connections = config_.listen.max_connections;
+    if (config_.listen.idle_timeout > absl::ZeroDuration()) {
+      http.idle_timeout = config_.listen.idle_timeout;
+    }
+    http_ = std::make_unique<HttpServer>(std::move(http), MakeApiHandler(&api_),
+                                         workers);
+    if (absl::Status s = http_->Start(); !s.ok()) return s;
+  }
+
+  HttpServerOptions admin;
+  admin.tcp_address = config_.admin.address;
+  admin.max_connections = 64;
+  AdminCallbacks callbacks;
+  callbacks.metrics = [this] { return MetricsText(); };
+  callbacks.alive = [this] { return EventLoopsAlive(); };
+  callbacks.ready = [this] { return Readiness(); };
+  callbacks.config = [this] { return ConfigText(); };
+  admin_ = std::make_unique<HttpServer>(
+      std::move(admin), MakeAdminHandler(std::move(callbacks)),
+      std::vector<asio::io_context*>{&admin_io_});
+  if (absl::Status s = admin_->Start(); !s.ok()) return s;
+
   threads_.emplace_back([this] {
     auto guard = asio::make_work_guard(upstream_io_);
     upstream_io_.run();
@@ -165,9 +202,21 @@ absl::Status App::Start() {
     invalidator_->Start();
     pool_->Start();
   });
+  // Give the pool its first connection before serving, so that the first
+  // reads find Redis up rather than fail (bounded: Redis may be down).
+  const absl::Time deadline =
+      absl::Now() + config_.redis.connect_timeout + absl::Milliseconds(100);
+  while (!redis_up_.load() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
   for (auto& w : workers_) {
     threads_.emplace_back([io = w.get()] { io->run(); });
   }
+  threads_.emplace_back([this] {
+    auto guard = asio::make_work_guard(admin_io_);
+    admin_io_.run();
+  });
+  serving_.store(true);
   LOG_INFO("nearcache started",
            {{"version", NEARCACHE_VERSION},
             {"resp_socket", config_.listen.resp_socket},
@@ -211,6 +260,10 @@ void App::Reload() {
   cache_.SetMaxBytes(next->cache.max_bytes);
   config_.cache = next->cache;
   config_.log = next->log;
+  {
+    absl::MutexLock lock(&config_mu_);
+    config_text_ = RenderConfig(config_);
+  }
   SetLogOptions(static_cast<LogLevel>(next->log.level),
                 next->log.format == LogConfig::kJson);
   LOG_INFO("config reloaded",
@@ -229,6 +282,8 @@ std::string App::MetricsText() {
   src.cache = &cache_;
   src.lookups = &counters_;
   src.resp = &resp_metrics_;
+  src.http = &http_metrics_;
+  if (http_ != nullptr) src.http_connections = http_->active_connections();
   src.upstream_duration = &upstream_duration_;
   src.resp_connections = frontend_.connected_clients.load();
   src.version = NEARCACHE_VERSION;
@@ -254,21 +309,62 @@ std::string App::MetricsText() {
   return RenderPrometheusText(src);
 }
 
+bool App::EventLoopsAlive() {
+  // A posted no-op must run within the bound on every loop.
+  struct Probe {
+    std::atomic<int> pending{0};
+    std::promise<void> done;
+  };
+  auto probe = std::make_shared<Probe>();
+  std::vector<asio::io_context*> loops = {&upstream_io_};
+  for (auto& w : workers_) loops.push_back(w.get());
+  probe->pending = static_cast<int>(loops.size());
+  for (asio::io_context* io : loops) {
+    asio::post(*io, [probe] {
+      if (--probe->pending == 0) probe->done.set_value();
+    });
+  }
+  return probe->done.get_future().wait_for(std::chrono::milliseconds(500)) ==
+         std::future_status::ready;
+}
+
+ReadyState App::Readiness() {
+  ReadyState r;
+  r.ready = serving_.load();
+  r.redis_up = redis_up_.load();
+  r.invalidation_link_up = invalidator_->link_up();
+  r.serving_stale = !r.redis_up;
+  return r;
+}
+
+std::string App::ConfigText() {
+  absl::MutexLock lock(&config_mu_);
+  return config_text_;
+}
+
 void App::Shutdown() {
   if (stopped_) return;
   stopped_ = true;
+  serving_.store(false);
   if (resp_ != nullptr) {
     // Stop accepting, then let requests in flight finish, within a bound.
     resp_->Stop();
     resp_->Drain();
+    if (http_ != nullptr) {
+      http_->Stop();
+      http_->Drain();
+    }
+    auto open = [this] {
+      return frontend_.connected_clients.load() +
+             (http_ != nullptr ? http_->active_connections() : 0);
+    };
     const absl::Time deadline = absl::Now() + kDrainTimeout;
-    while (frontend_.connected_clients.load() > 0 && absl::Now() < deadline) {
+    while (open() > 0 && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(5));
     }
-    if (frontend_.connected_clients.load() > 0) {
-      LOG_WARN(
-          "drain timed out; closing the remaining connections",
-          {{"connections", absl::StrCat(frontend_.connected_clients.load())}});
+    if (open() > 0) {
+      LOG_WARN("drain timed out; closing the remaining connections",
+               {{"connections", absl::StrCat(open())}});
     }
   }
   if (!threads_.empty()) {
@@ -277,12 +373,16 @@ void App::Shutdown() {
       pool_->Stop();
     });
   }
+  if (admin_ != nullptr) admin_->Stop();
   guards_.clear();
   for (auto& w : workers_) w->stop();
   upstream_io_.stop();
+  admin_io_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
   resp_.reset();
+  http_.reset();
+  admin_.reset();
   workers_.clear();
   invalidator_.reset();
   service_.reset();

@@ -15,6 +15,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "http/admin_handler.h"
+#include "http/api_handler.h"
+#include "http/http_server.h"
 #include "invalidation/invalidator.h"
 #include "metrics/metrics.h"
 #include "nearcache/cache.h"
@@ -42,6 +46,16 @@ class App {
   // The Prometheus text exposition of every metric. Any thread.
   std::string MetricsText();
 
+  // True when every event loop (workers, upstream) runs a posted task within
+  // a bound: /healthz. Any thread.
+  bool EventLoopsAlive();
+
+  // /readyz. Any thread.
+  ReadyState Readiness();
+
+  // The effective configuration, secrets redacted: /config. Any thread.
+  std::string ConfigText();
+
  private:
   using WorkGuard =
       boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
@@ -53,6 +67,12 @@ class App {
   ShardedLruCache cache_;
   LookupCounters counters_;
   FrontendMetrics resp_metrics_;
+  FrontendMetrics http_metrics_;
+  ApiContext api_;
+  std::atomic<bool> redis_up_{false};
+  std::atomic<bool> serving_{false};
+  absl::Mutex config_mu_;
+  std::string config_text_ ABSL_GUARDED_BY(config_mu_);
   LatencyHistogram upstream_duration_;
   FrontendContext frontend_;
   boost::asio::io_context upstream_io_;
@@ -62,6 +82,11 @@ class App {
   std::vector<std::unique_ptr<boost::asio::io_context>> workers_;
   std::vector<WorkGuard> guards_;
   std::unique_ptr<RespServer> resp_;
+  std::unique_ptr<HttpServer> http_;
+  // The admin server has its own loop, so probes answer whatever the
+  // workers are doing, and /healthz can tell when they stop answering.
+  boost::asio::io_context admin_io_;
+  std::unique_ptr<HttpServer> admin_;
   std::vector<std::thread> threads_;
   boost::asio::io_context signal_io_;
   bool stopped_ = false;
