@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds, and runs every test
-# through ctest, first in a RelWithDebInfo build, then in an ASan+UBSan build.
+# through ctest, first in a RelWithDebInfo build, then in an ASan+UBSan build,
+# then runs each libFuzzer target briefly (clang build).
 # Tests start their own redis-server on temporary sockets; nothing outside the
 # build directories is touched. Exits non-zero on any failure.
 #
 #   scripts/test.sh            both builds
-#   NEARCACHE_SKIP_SANITIZE=1 scripts/test.sh   the plain build only
+#   NEARCACHE_SKIP_SANITIZE=1 scripts/test.sh   skip the ASan+UBSan build
+#   NEARCACHE_SKIP_FUZZ=1 scripts/test.sh       skip the short libFuzzer run
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -30,5 +32,9 @@ if [ "${NEARCACHE_SKIP_SANITIZE:-0}" != "1" ]; then
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   run_suite "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DNEARCACHE_SANITIZE=ON \
     -DNEARCACHE_BUILD_BENCH=OFF
+fi
+if [ "${NEARCACHE_SKIP_FUZZ:-0}" != "1" ]; then
+  echo "==> fuzzers, short run (docs/fuzzing.md has the long one)"
+  "$root/tests/fuzz/run_fuzzers.sh" --seconds 12
 fi
 echo "==> all tests passed"
