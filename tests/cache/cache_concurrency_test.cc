@@ -259,8 +259,7 @@ TEST(CacheConcurrencyTest, NoInvalidatedValueIsServedAsFresh) {
 // DISABLED until fixed: SetMaxBytes publishes a smaller bound before the
 // shards have evicted down to it, and Stats() sums shards while a resize
 // runs (fix: serialize SetMaxBytes and Stats() on one resize mutex).
-TEST(CacheConcurrencyTest,
-     StatsNeverShowBytesAboveMaxBytesDuringAResize) {
+TEST(CacheConcurrencyTest, StatsNeverShowBytesAboveMaxBytesDuringAResize) {
   constexpr int kKeys = 2000;
   ManualClock clock;
   CacheOptions options = SmallCache();
@@ -297,8 +296,7 @@ TEST(CacheConcurrencyTest,
 // in force in every shard must be the one max_bytes() reports.
 // DISABLED until fixed: concurrent SetMaxBytes calls interleave shard by
 // shard, leaving shards at the other call's bound for good.
-TEST(CacheConcurrencyTest,
-     ConcurrentSetMaxBytesLeavesOneConsistentBound) {
+TEST(CacheConcurrencyTest, ConcurrentSetMaxBytesLeavesOneConsistentBound) {
   constexpr int kKeys = 2000;
   ManualClock clock;
   CacheOptions options = SmallCache();
