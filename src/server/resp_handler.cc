@@ -208,6 +208,23 @@ bool RespHandler::Add(absl::Span<const absl::string_view> args) {
   return !(info != nullptr && info->id == CommandId::kQuit);
 }
 
+RespHandler::ParseOutcome RespHandler::AddParsed(resp::RequestParser& parser) {
+  ParseOutcome outcome;
+  for (;;) {
+    const resp::RequestParser::Result r = parser.Next();
+    if (r == resp::RequestParser::Result::kNeedMore) break;
+    if (r == resp::RequestParser::Result::kError) {
+      outcome.protocol_error = outcome.stop = true;
+      break;
+    }
+    if (!Add(parser.args())) {
+      outcome.stop = true;
+      break;
+    }
+  }
+  return outcome;
+}
+
 boost::asio::awaitable<void> RespHandler::Run(ReplyWriter* out) {
   if (!keys_.empty()) {
     co_await keys_.Resolve(context_->cache, context_->fetcher,

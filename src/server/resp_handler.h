@@ -24,6 +24,7 @@
 #include "nearcache/cache.h"
 #include "resp/command.h"
 #include "resp/reply_writer.h"
+#include "resp/request_parser.h"
 #include "service/key_lookup.h"
 #include "service/lookup_counters.h"
 #include "service/lookup_service.h"
@@ -57,6 +58,16 @@ class RespHandler {
   // Returns false for QUIT and for a request that must close the connection
   // without a reply: add nothing after it.
   bool Add(absl::Span<const absl::string_view> args);
+
+  // What AddParsed() met in the parser's bytes.
+  struct ParseOutcome {
+    bool stop = false;            // close once the replies are written
+    bool protocol_error = false;  // reply "-ERR " + parser.status() first
+  };
+
+  // Queues every complete command the parser holds, as Add() does, up to a
+  // protocol error or a command after which nothing may follow.
+  ParseOutcome AddParsed(resp::RequestParser& parser);
 
   bool empty() const { return commands_.empty(); }
   size_t size() const { return commands_.size(); }

@@ -97,20 +97,7 @@ asio::awaitable<void> RunSession(
     if (ec) break;
     state.busy = true;
     parser.Commit(n);
-    bool stop = false;
-    bool protocol_error = false;
-    for (;;) {
-      const resp::RequestParser::Result r = parser.Next();
-      if (r == resp::RequestParser::Result::kNeedMore) break;
-      if (r == resp::RequestParser::Result::kError) {
-        protocol_error = stop = true;
-        break;
-      }
-      if (!handler.Add(parser.args())) {
-        stop = true;
-        break;
-      }
-    }
+    const auto [stop, protocol_error] = handler.AddParsed(parser);
     if (!handler.empty()) {
       const absl::Time start = SystemClock()->Now();
       const size_t commands = handler.size();

@@ -103,20 +103,7 @@ void Session(FrontendContext* context, absl::string_view stream, uint8_t seed) {
     parser.Commit(n);
     at += n;
 
-    bool stop = false;
-    bool protocol_error = false;
-    for (;;) {
-      const resp::RequestParser::Result r = parser.Next();
-      if (r == resp::RequestParser::Result::kNeedMore) break;
-      if (r == resp::RequestParser::Result::kError) {
-        protocol_error = stop = true;
-        break;
-      }
-      if (!handler.Add(parser.args())) {
-        stop = true;
-        break;
-      }
-    }
+    const auto [stop, protocol_error] = handler.AddParsed(parser);
     const size_t commands = handler.size();
     if (!handler.empty()) Run(handler, &out);
     FUZZ_CHECK(handler.empty());
