@@ -1,10 +1,12 @@
 #include "server/listen_socket.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/numbers.h"
@@ -98,6 +100,24 @@ absl::StatusOr<asio::ip::tcp::acceptor> ListenTcp(asio::io_context& io,
         absl::StrCat("cannot listen on ", address, ": ", ec.message()));
   }
   return acceptor;
+}
+
+std::optional<uint32_t> PeerUid(int fd) {
+  struct ucred cred;
+  socklen_t len = sizeof(cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+      len != sizeof(cred)) {
+    return std::nullopt;
+  }
+  return static_cast<uint32_t>(cred.uid);
+}
+
+bool PeerAllowed(int fd, const std::vector<uint32_t>& allowed_uids) {
+  if (allowed_uids.empty()) return true;
+  const std::optional<uint32_t> uid = PeerUid(fd);
+  return uid.has_value() &&
+         std::find(allowed_uids.begin(), allowed_uids.end(), *uid) !=
+             allowed_uids.end();
 }
 
 }  // namespace nearcache

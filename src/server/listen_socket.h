@@ -9,7 +9,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -24,6 +26,14 @@ absl::StatusOr<boost::asio::local::stream_protocol::acceptor> ListenUnix(
 // Binds and listens on "host:port" (IPv6 as "[::1]:6380").
 absl::StatusOr<boost::asio::ip::tcp::acceptor> ListenTcp(
     boost::asio::io_context& io, const std::string& address);
+
+// The uid of the process at the other end of the connected Unix socket `fd`
+// (SO_PEERCRED), or nullopt when the kernel does not say.
+std::optional<uint32_t> PeerUid(int fd);
+
+// Whether a client on the connected Unix socket `fd` may talk to us: true
+// when `allowed_uids` is empty or holds the peer's uid (SO_PEERCRED).
+bool PeerAllowed(int fd, const std::vector<uint32_t>& allowed_uids);
 
 }  // namespace nearcache
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "resp/request_parser.h"
 #include "server/resp_handler.h"
 
@@ -26,6 +27,15 @@ struct RespServerOptions {
   std::string tcp_address;  // "host:port"; empty: no TCP
   int max_connections = 10000;
   resp::RequestParserOptions parser;
+  // Reply bytes a connection may have pending (written by nearcache, not yet
+  // taken by the kernel); beyond it the client is disconnected, as Redis's
+  // client-output-buffer-limit does. Zero: no limit.
+  size_t max_output_bytes = size_t{64} << 20;
+  // A connection with no request for this long is closed. Zero: never.
+  absl::Duration idle_timeout = absl::ZeroDuration();
+  // Peer uids (SO_PEERCRED) allowed on the Unix socket; empty allows any.
+  // TCP connections are not checked (bind TCP to localhost or not at all).
+  std::vector<uint32_t> allowed_uids;
 };
 
 // Thread-safe: Start() and Stop() may be called from any thread, once each.
