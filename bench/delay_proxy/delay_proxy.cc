@@ -13,20 +13,21 @@
 // forwarded from the upstream to the client: a reply cut mid-way, for fault
 // tests.
 //
+// --armed-by-signal makes both faults switchable at run time, for fault
+// tests under load: the proxy starts disarmed (no delay, no cut), SIGUSR1
+// arms it and SIGUSR2 disarms it. Armed, a connection is cut once it has
+// forwarded N more bytes downstream since the proxy was armed. Bytes already
+// queued keep their order: a chunk is never due before the one read before
+// it in the same direction.
+//
 // Run with --help for the options.
-#include <fcntl.h>
 #include <getopt.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -43,128 +44,22 @@
 #include <string_view>
 #include <vector>
 
+#include "common/net_util.h"
+
 namespace nearcache::bench {
 namespace {
 
-uint64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
-         static_cast<uint64_t>(ts.tv_nsec);
+using Address = NetAddress;
+
+Address ParseAddress(const std::string& flag, const std::string& s) {
+  return ParseNetAddress(flag, s);
 }
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "nc_delay_proxy: %s\n", what.c_str());
-  std::exit(2);
-}
-
-// "unix:/path", "tcp:host:port" or "host:port".
-struct Address {
-  std::string unix_path;
-  std::string host;
-  std::string port;
-  std::string ToString() const {
-    return unix_path.empty() ? "tcp:" + host + ":" + port : "unix:" + unix_path;
-  }
-};
-
-Address ParseAddress(const std::string& flag, std::string s) {
-  Address a;
-  if (s.rfind("unix:", 0) == 0) {
-    a.unix_path = s.substr(5);
-    if (a.unix_path.empty()) Die(flag + ": empty socket path");
-    return a;
-  }
-  if (s.rfind("tcp:", 0) == 0) s = s.substr(4);
-  const size_t colon = s.rfind(':');
-  if (colon == std::string::npos || colon + 1 == s.size()) {
-    Die(flag + ": expected unix:/path or tcp:host:port, got " + s);
-  }
-  a.host = s.substr(0, colon);
-  if (a.host.size() >= 2 && a.host.front() == '[' && a.host.back() == ']') {
-    a.host = a.host.substr(1, a.host.size() - 2);
-  }
-  if (a.host.empty()) a.host = "127.0.0.1";
-  a.port = s.substr(colon + 1);
-  return a;
-}
-
-void SetNonBlocking(int fd) {
-  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
-
-void SetNoDelay(int fd) {
-  const int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-int Listen(const Address& a) {
-  int fd = -1;
-  if (!a.unix_path.empty()) {
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (a.unix_path.size() >= sizeof(addr.sun_path)) Die("path too long");
-    std::memcpy(addr.sun_path, a.unix_path.c_str(), a.unix_path.size() + 1);
-    unlink(a.unix_path.c_str());
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      Die("bind " + a.ToString() + ": " + std::strerror(errno));
-    }
-  } else {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    addrinfo* res = nullptr;
-    if (getaddrinfo(a.host.c_str(), a.port.c_str(), &hints, &res) != 0 ||
-        res == nullptr) {
-      Die("cannot resolve " + a.ToString());
-    }
-    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
-      Die("bind " + a.ToString() + ": " + std::strerror(errno));
-    }
-    freeaddrinfo(res);
-  }
-  if (listen(fd, 1024) != 0) Die(std::string("listen: ") + strerror(errno));
-  SetNonBlocking(fd);
-  return fd;
-}
-
-// Connects (blocking: the upstream is local) and returns the socket, or -1.
-int ConnectTo(const Address& a) {
-  int fd = -1;
-  if (!a.unix_path.empty()) {
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, a.unix_path.c_str(),
-                std::min(a.unix_path.size() + 1, sizeof(addr.sun_path) - 1));
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      close(fd);
-      return -1;
-    }
-  } else {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    if (getaddrinfo(a.host.c_str(), a.port.c_str(), &hints, &res) != 0 ||
-        res == nullptr) {
-      return -1;
-    }
-    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int rc = connect(fd, res->ai_addr, res->ai_addrlen);
-    freeaddrinfo(res);
-    if (rc != 0) {
-      close(fd);
-      return -1;
-    }
-    SetNoDelay(fd);
-  }
-  SetNonBlocking(fd);
+// Connects to the upstream (blocking: it is local) and returns the socket,
+// nonblocking, or -1.
+int ConnectUpstream(const Address& a) {
+  const int fd = ConnectTo(a);
+  if (fd >= 0) SetNonBlocking(fd);
   return fd;
 }
 
@@ -174,6 +69,7 @@ struct Options {
   uint64_t delay_up_ns = 500'000;    // client -> upstream
   uint64_t delay_down_ns = 500'000;  // upstream -> client
   uint64_t cut_after_bytes = 0;      // 0: never
+  bool armed_by_signal = false;      // SIGUSR1 arms, SIGUSR2 disarms
   bool quiet = false;
 };
 
@@ -187,6 +83,9 @@ ADDR is unix:/path/to.sock, tcp:host:port or host:port.
   --delay-down-ms MS       upstream -> client only
   --cut-after-bytes N      close a connection once N bytes went upstream ->
                            client (cuts a reply mid-way); default never
+  --armed-by-signal        start disarmed (no delay, no cut); SIGUSR1 arms
+                           the delay and the cut, SIGUSR2 disarms them. Armed,
+                           a connection is cut after N more bytes down
   --quiet                  no log lines
 Stops on SIGINT/SIGTERM and prints its counters.
 )";
@@ -208,6 +107,7 @@ Options ParseOptions(int argc, char** argv) {
     kDelayUp,
     kDelayDown,
     kCut,
+    kArmed,
     kQuiet,
     kHelp
   };
@@ -218,6 +118,7 @@ Options ParseOptions(int argc, char** argv) {
       {"delay-up-ms", required_argument, nullptr, kDelayUp},
       {"delay-down-ms", required_argument, nullptr, kDelayDown},
       {"cut-after-bytes", required_argument, nullptr, kCut},
+      {"armed-by-signal", no_argument, nullptr, kArmed},
       {"quiet", no_argument, nullptr, kQuiet},
       {"help", no_argument, nullptr, kHelp},
       {nullptr, 0, nullptr, 0},
@@ -251,6 +152,9 @@ Options ParseOptions(int argc, char** argv) {
         if (end == optarg || *end != '\0') Die("bad --cut-after-bytes");
         break;
       }
+      case kArmed:
+        o.armed_by_signal = true;
+        break;
       case kQuiet:
         o.quiet = true;
         break;
@@ -290,6 +194,8 @@ struct Pair {
   int client = -1, upstream = -1;
   Direction up, down;
   uint64_t bytes_down = 0;
+  uint64_t arm_epoch = 0;  // the arming `cut_base` belongs to
+  uint64_t cut_base = 0;   // bytes_down when that arming began
   bool closed = false;
 };
 
@@ -309,16 +215,18 @@ struct Handle {
 
 class Proxy {
  public:
-  explicit Proxy(Options o) : o_(std::move(o)) {}
+  explicit Proxy(Options o) : o_(std::move(o)), armed_(!o_.armed_by_signal) {}
 
   int Run() {
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
-    listen_fd_ = Listen(o_.listen);
+    listen_fd_ = ListenOrDie(o_.listen);
     timer_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGUSR1);
+    sigaddset(&mask, SIGUSR2);
     sigprocmask(SIG_BLOCK, &mask, nullptr);
     signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     Add(listen_fd_, EPOLLIN, kListenTag);
@@ -327,14 +235,15 @@ class Proxy {
     if (!o_.quiet) {
       std::fprintf(stderr,
                    "nc_delay_proxy: %s -> %s, delay %.3f ms up, %.3f ms "
-                   "down%s\n",
+                   "down%s%s\n",
                    o_.listen.ToString().c_str(), o_.upstream.ToString().c_str(),
                    o_.delay_up_ns / 1e6, o_.delay_down_ns / 1e6,
                    o_.cut_after_bytes
                        ? (", cut after " + std::to_string(o_.cut_after_bytes) +
                           " bytes down")
                              .c_str()
-                       : "");
+                       : "",
+                   o_.armed_by_signal ? ", disarmed until SIGUSR1" : "");
     }
     std::vector<epoll_event> events(256);
     bool running = true;
@@ -354,7 +263,7 @@ class Proxy {
           [[maybe_unused]] ssize_t r = read(timer_, &expirations, 8);
           DeliverDue();
         } else if (tag == kSignalTag) {
-          running = false;
+          running = OnSignal();
         } else {
           OnSocket(static_cast<int>(tag), events[i].events);
         }
@@ -366,8 +275,8 @@ class Proxy {
     std::fprintf(stderr,
                  "nc_delay_proxy: connections %" PRIu64 " (cut %" PRIu64
                  ", upstream refused %" PRIu64 "), bytes up %" PRIu64
-                 ", down %" PRIu64 "\n",
-                 accepted_, cut_, refused_, bytes_up_, bytes_down_);
+                 ", down %" PRIu64 ", armed %" PRIu64 " times\n",
+                 accepted_, cut_, refused_, bytes_up_, bytes_down_, arm_epoch_);
     return 0;
   }
 
@@ -377,6 +286,26 @@ class Proxy {
   static constexpr uint64_t kSignalTag = ~uint64_t{0} - 2;
   // Stop reading a side while this much is queued towards the other.
   static constexpr uint64_t kMaxQueued = 8 << 20;
+
+  // Reads the pending signals; false when the proxy should stop.
+  bool OnSignal() {
+    signalfd_siginfo si;
+    while (read(signal_fd_, &si, sizeof(si)) == sizeof(si)) {
+      if (si.ssi_signo == SIGUSR1) {
+        if (!armed_) {
+          armed_ = true;
+          ++arm_epoch_;
+        }
+        if (!o_.quiet) std::fprintf(stderr, "nc_delay_proxy: armed\n");
+      } else if (si.ssi_signo == SIGUSR2) {
+        armed_ = false;
+        if (!o_.quiet) std::fprintf(stderr, "nc_delay_proxy: disarmed\n");
+      } else {
+        return false;
+      }
+    }
+    return true;
+  }
 
   void Add(int fd, uint32_t events, uint64_t tag) {
     epoll_event ev{};
@@ -391,7 +320,7 @@ class Proxy {
           accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) return;
       if (o_.listen.unix_path.empty()) SetNoDelay(fd);
-      const int up = ConnectTo(o_.upstream);
+      const int up = ConnectUpstream(o_.upstream);
       if (up < 0) {
         ++refused_;
         close(fd);
@@ -447,9 +376,13 @@ class Proxy {
     char buf[64 << 10];
     const ssize_t n = read(d.from, buf, sizeof(buf));
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-    const uint64_t delay = d.down ? o_.delay_down_ns : o_.delay_up_ns;
+    const uint64_t delay =
+        armed_ ? (d.down ? o_.delay_down_ns : o_.delay_up_ns) : 0;
+    std::deque<Chunk>& q = d.down ? down_ : up_;
     Chunk chunk;
     chunk.due = NowNs() + delay;
+    // Disarming must not let new bytes overtake ones still delayed.
+    if (!q.empty()) chunk.due = std::max(chunk.due, q.back().due);
     chunk.pair = pair;
     if (n <= 0) {
       d.read_eof = true;  // delayed like data, then a half close
@@ -458,7 +391,6 @@ class Proxy {
       d.queued += static_cast<uint64_t>(n);
       (d.down ? bytes_down_ : bytes_up_) += static_cast<uint64_t>(n);
     }
-    std::deque<Chunk>& q = d.down ? down_ : up_;
     const bool was_empty = up_.empty() && down_.empty();
     const uint64_t old_first = was_empty ? 0 : FirstDue();
     q.push_back(std::move(chunk));
@@ -512,9 +444,14 @@ class Proxy {
         } else {
           d.queued -= chunk.data.size();
           std::string_view data = chunk.data;
-          if (d.down && o_.cut_after_bytes != 0 &&
-              pair->bytes_down + data.size() >= o_.cut_after_bytes) {
-            data = data.substr(0, o_.cut_after_bytes - pair->bytes_down);
+          if (d.down && armed_ && pair->arm_epoch != arm_epoch_) {
+            pair->arm_epoch = arm_epoch_;
+            pair->cut_base = pair->bytes_down;
+          }
+          const uint64_t cut_at = pair->cut_base + o_.cut_after_bytes;
+          if (d.down && armed_ && o_.cut_after_bytes != 0 &&
+              pair->bytes_down + data.size() >= cut_at) {
+            data = data.substr(0, cut_at - pair->bytes_down);
             d.out.append(data);
             pair->bytes_down += data.size();
             Write(d);
@@ -579,12 +516,15 @@ class Proxy {
   std::deque<Chunk> up_, down_;
   uint64_t accepted_ = 0, refused_ = 0, cut_ = 0;
   uint64_t bytes_up_ = 0, bytes_down_ = 0;
+  bool armed_ = true;
+  uint64_t arm_epoch_ = 0;
 };
 
 }  // namespace
 }  // namespace nearcache::bench
 
 int main(int argc, char** argv) {
+  nearcache::bench::SetProgramName("nc_delay_proxy");
   signal(SIGPIPE, SIG_IGN);
   // Chunks are released on timer expiries: keep the kernel's default 50 us
   // timer slack out of the configured delay.

@@ -16,18 +16,21 @@
 // Keys are <prefix><12-digit index>, the same as redis-benchmark's
 // "key:__rand_int__" with -r, so both tools read the same preloaded keys.
 //
+// For fault tests (tests/fault_matrix, bench/fault_matrix.sh), GET runs can
+// warm every key first (--warm: read once through the target; errors are
+// then counted apart for keys that were warmed, i.e. cached by a cache
+// under test) and check the values they get: --generation N writes values
+// "v<N>:<key>:<padding>", and --min-generation N / --expect-nil count every
+// reply older than generation N (or any value at all) as an old value.
+//
 // Run with --help for the options.
 #include <fcntl.h>
 #include <getopt.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,36 +53,16 @@
 #include <thread>
 #include <vector>
 
+#include "common/net_util.h"
 #include "loadgen/histogram.h"
 #include "loadgen/reply_scanner.h"
 
 namespace nearcache::bench {
 namespace {
 
-uint64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
-         static_cast<uint64_t>(ts.tv_nsec);
-}
-
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "nc_loadgen: %s\n", what.c_str());
-  std::exit(2);
-}
-
 // ---------------------------------------------------------------- options
 
-struct Endpoint {
-  std::string unix_path;  // set: a Unix socket
-  std::string host = "127.0.0.1";
-  int port = 0;
-  bool valid() const { return !unix_path.empty() || port > 0; }
-  std::string ToString() const {
-    return unix_path.empty() ? host + ":" + std::to_string(port)
-                             : "unix:" + unix_path;
-  }
-};
+using Endpoint = NetAddress;
 
 enum class Protocol { kResp, kHttp };
 
@@ -120,6 +103,13 @@ struct Options {
   std::string json_path;
   uint64_t seed = 1;
   bool quiet = false;
+  // Fault tests (GET over RESP only).
+  bool warm = false;        // read every key once before the load
+  std::string ready_file;   // created when the load starts
+  int64_t generation = -1;  // >= 0: values are "v<gen>:<key>:<padding>"
+  bool verify = false;      // check every GET value's key and generation
+  uint64_t min_generation = 0;
+  bool expect_nil = false;  // every value (not nil) counts as old
 };
 
 constexpr char kUsage[] = R"(usage: nc_loadgen [options]
@@ -156,6 +146,21 @@ Requests:
   --value-size-max N       values uniform in [value-size, N] instead
   --hash-fields N          fields per hash (HGETALL/HGET/HMGET), default 4
   --seed N                 default 1
+Fault tests (GET over RESP only):
+  --warm                   before the load, read every key once through the
+                           target; "errors_warmed" then counts error replies
+                           to keys that returned a value then (cached by the
+                           cache under test), "errors_cold" the others
+  --ready-file PATH        create PATH when the load starts (after --warm
+                           and every connect)
+  --generation N           values written (SET, --preload) are
+                           "v<N>:<key>:" padded to --value-size
+  --verify                 check each GET value is "v<gen>:<key>:..." for the
+                           key asked ("wrong_values" otherwise)
+  --min-generation N       with --verify: values of a generation below N
+                           count as "old_values"
+  --expect-nil             with --verify: any value (not nil) counts as an
+                           old value (after FLUSHALL, say)
 Other:
   --preload                first write every key (SET, or HSET for the hash
                            commands) to the write target
@@ -246,6 +251,12 @@ Options ParseOptions(int argc, char** argv) {
     kPreloadOnly,
     kJson,
     kQuiet,
+    kWarm,
+    kReadyFile,
+    kGeneration,
+    kVerify,
+    kMinGeneration,
+    kExpectNil,
     kHelp,
   };
   static const option kLong[] = {
@@ -277,6 +288,12 @@ Options ParseOptions(int argc, char** argv) {
       {"preload-only", no_argument, nullptr, kPreloadOnly},
       {"json", required_argument, nullptr, kJson},
       {"quiet", no_argument, nullptr, kQuiet},
+      {"warm", no_argument, nullptr, kWarm},
+      {"ready-file", required_argument, nullptr, kReadyFile},
+      {"generation", required_argument, nullptr, kGeneration},
+      {"verify", no_argument, nullptr, kVerify},
+      {"min-generation", required_argument, nullptr, kMinGeneration},
+      {"expect-nil", no_argument, nullptr, kExpectNil},
       {"help", no_argument, nullptr, kHelp},
       {nullptr, 0, nullptr, 0},
   };
@@ -294,7 +311,7 @@ Options ParseOptions(int argc, char** argv) {
         o.target.host = a;
         break;
       case kPort:
-        o.target.port = static_cast<int>(ParseUint("--port", a));
+        o.target.port = std::to_string(ParseUint("--port", a));
         break;
       case kProtocol:
         if (std::string_view(a) == "resp") {
@@ -313,7 +330,7 @@ Options ParseOptions(int argc, char** argv) {
         have_write_host = true;
         break;
       case kWritePort:
-        o.write_target.port = static_cast<int>(ParseUint("--write-port", a));
+        o.write_target.port = std::to_string(ParseUint("--write-port", a));
         break;
       case kConnections:
         o.connections = static_cast<int>(ParseUint("--connections", a));
@@ -384,6 +401,25 @@ Options ParseOptions(int argc, char** argv) {
       case kQuiet:
         o.quiet = true;
         break;
+      case kWarm:
+        o.warm = true;
+        break;
+      case kReadyFile:
+        o.ready_file = a;
+        break;
+      case kGeneration:
+        o.generation = static_cast<int64_t>(ParseUint("--generation", a));
+        break;
+      case kVerify:
+        o.verify = true;
+        break;
+      case kMinGeneration:
+        o.min_generation = ParseUint("--min-generation", a);
+        o.verify = true;
+        break;
+      case kExpectNil:
+        o.expect_nil = o.verify = true;
+        break;
       case kHelp:
         std::fputs(kUsage, stdout);
         std::exit(0);
@@ -394,7 +430,7 @@ Options ParseOptions(int argc, char** argv) {
   }
   if (optind < argc) Die(std::string("unexpected argument ") + argv[optind]);
   if (!o.target.valid()) Die("give --socket PATH or --port N (see --help)");
-  if (have_write_host && o.write_target.port == 0)
+  if (have_write_host && o.write_target.port.empty())
     Die("--write-host needs --write-port");
   if (o.connections < 1 || o.pipeline < 1 || o.threads < 1) {
     Die("--connections, --pipeline and --threads must be >= 1");
@@ -417,6 +453,13 @@ Options ParseOptions(int argc, char** argv) {
   if (o.protocol == Protocol::kHttp && o.read_ratio < 1 &&
       !o.write_target.valid()) {
     Die("--protocol http with writes needs --write-socket or --write-port");
+  }
+  if ((o.warm || o.verify) &&
+      (o.protocol != Protocol::kResp || o.op != Op::kGet)) {
+    Die("--warm and --verify take --protocol resp --command GET");
+  }
+  if (o.generation >= 0 && o.op != Op::kGet) {
+    Die("--generation takes --command GET (string values)");
   }
   return o;
 }
@@ -491,6 +534,29 @@ void AppendArrayHeader(std::string* out, size_t n) {
   out->append("\r\n");
 }
 
+constexpr uint64_t kNoKey = ~uint64_t{0};
+
+enum class ValueCheck { kCurrent, kOld, kWrong };
+
+// Checks a GET value against "v<gen>:<key>:..." for key `index`.
+ValueCheck CheckValue(const Options& o, std::string_view value,
+                      uint64_t index) {
+  if (o.expect_nil) return ValueCheck::kOld;
+  if (value.size() < 3 || value[0] != 'v') return ValueCheck::kWrong;
+  size_t i = 1;
+  uint64_t gen = 0;
+  while (i < value.size() && value[i] >= '0' && value[i] <= '9') {
+    gen = gen * 10 + static_cast<uint64_t>(value[i] - '0');
+    ++i;
+  }
+  if (i == 1 || i >= value.size() || value[i] != ':') return ValueCheck::kWrong;
+  std::string key;
+  AppendKey(&key, o.key_prefix, index);
+  key.push_back(':');
+  if (value.substr(i + 1, key.size()) != key) return ValueCheck::kWrong;
+  return gen < o.min_generation ? ValueCheck::kOld : ValueCheck::kCurrent;
+}
+
 // Builds request bytes. Thread-compatible: one per thread.
 class RequestBuilder {
  public:
@@ -518,12 +584,18 @@ class RequestBuilder {
     return std::string_view(values_.data(), n);
   }
 
-  void AppendRead(std::string* out) {
-    if (o_.protocol == Protocol::kHttp) return AppendHttpRead(out);
+  // Appends one read; returns the key index of a GET, else kNoKey.
+  uint64_t AppendRead(std::string* out) {
+    if (o_.protocol == Protocol::kHttp) {
+      AppendHttpRead(out);
+      return kNoKey;
+    }
     switch (o_.op) {
-      case Op::kGet:
-        AppendKeyCommand(out, "GET");
-        break;
+      case Op::kGet: {
+        const uint64_t key = Pick();
+        AppendGet(out, key);
+        return key;
+      }
       case Op::kHgetall:
         AppendKeyCommand(out, "HGETALL");
         break;
@@ -550,6 +622,12 @@ class RequestBuilder {
         for (const std::string& f : fields_) AppendBulk(out, f);
         break;
     }
+    return kNoKey;
+  }
+
+  void AppendGet(std::string* out, uint64_t index) {
+    out->append("*2\r\n$3\r\nGET\r\n");
+    AppendKeyArg(out, index);
   }
 
   void AppendWrite(std::string* out) { AppendSet(out, Pick()); }
@@ -567,7 +645,17 @@ class RequestBuilder {
     }
     out->append("*3\r\n$3\r\nSET\r\n");
     AppendKeyArg(out, index);
-    AppendBulk(out, Value());
+    if (o_.generation < 0) {
+      AppendBulk(out, Value());
+      return;
+    }
+    // "v<gen>:<key>:" then padding up to the value size.
+    std::string v = "v" + std::to_string(o_.generation) + ":";
+    AppendKey(&v, o_.key_prefix, index);
+    v.push_back(':');
+    const std::string_view pad = Value();
+    if (pad.size() > v.size()) v.append(pad.substr(v.size()));
+    AppendBulk(out, v);
   }
 
  private:
@@ -622,40 +710,6 @@ class RequestBuilder {
 
 // ----------------------------------------------------------- connections
 
-int Connect(const Endpoint& e) {
-  int fd = -1;
-  if (!e.unix_path.empty()) {
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (e.unix_path.size() >= sizeof(addr.sun_path))
-      Die("socket path too long");
-    std::memcpy(addr.sun_path, e.unix_path.c_str(), e.unix_path.size() + 1);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      Die("connect " + e.ToString() + ": " + std::strerror(errno));
-    }
-  } else {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    const std::string port = std::to_string(e.port);
-    if (getaddrinfo(e.host.c_str(), port.c_str(), &hints, &res) != 0 ||
-        res == nullptr) {
-      Die("cannot resolve " + e.host);
-    }
-    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
-      freeaddrinfo(res);
-      Die("connect " + e.ToString() + ": " + std::strerror(errno));
-    }
-    freeaddrinfo(res);
-    const int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  }
-  return fd;
-}
-
 bool WriteAllBlocking(int fd, std::string_view data) {
   while (!data.empty()) {
     const ssize_t n = write(fd, data.data(), data.size());
@@ -666,9 +720,11 @@ bool WriteAllBlocking(int fd, std::string_view data) {
   return true;
 }
 
-// Reads replies until `count` have been scanned; counts errors into *errors.
+// Reads replies until `count` have been scanned, calling on_reply(result,
+// reply bytes) for each.
+template <typename OnReply>
 bool ReadRepliesBlocking(int fd, Protocol protocol, size_t count,
-                         uint64_t* errors, std::string* first_error) {
+                         OnReply on_reply) {
   std::string buf;
   size_t begin = 0;
   char chunk[1 << 16];
@@ -680,13 +736,7 @@ bool ReadRepliesBlocking(int fd, Protocol protocol, size_t count,
                              : ScanHttpResponse(view, &r);
     if (s == ScanStatus::kBad) return false;
     if (s == ScanStatus::kComplete) {
-      if (r.error) {
-        ++*errors;
-        if (first_error->empty()) {
-          *first_error =
-              std::string(view.substr(0, std::min<size_t>(r.consumed, 200)));
-        }
-      }
+      on_reply(r, view.substr(0, r.consumed));
       begin += r.consumed;
       --count;
       continue;
@@ -705,7 +755,7 @@ bool ReadRepliesBlocking(int fd, Protocol protocol, size_t count,
 
 void Preload(const Options& o, const KeyPicker* picker) {
   const Endpoint& e = o.write_target.valid() ? o.write_target : o.target;
-  const int fd = Connect(e);
+  const int fd = ConnectOrDie(e);
   RequestBuilder builder(o, picker, o.seed ^ 0xabcdef);
   constexpr uint64_t kBatch = 1000;
   uint64_t errors = 0;
@@ -716,9 +766,13 @@ void Preload(const Options& o, const KeyPicker* picker) {
     const uint64_t end = std::min(o.keys, i + kBatch);
     out.clear();
     for (uint64_t k = i; k < end; ++k) builder.AppendSet(&out, k);
+    auto count_errors = [&](const ScanResult& r, std::string_view reply) {
+      if (!r.error) return;
+      ++errors;
+      if (first_error.empty()) first_error = std::string(reply.substr(0, 200));
+    };
     if (!WriteAllBlocking(fd, out) ||
-        !ReadRepliesBlocking(fd, Protocol::kResp, end - i, &errors,
-                             &first_error)) {
+        !ReadRepliesBlocking(fd, Protocol::kResp, end - i, count_errors)) {
       Die("preload to " + e.ToString() + " failed");
     }
   }
@@ -733,6 +787,57 @@ void Preload(const Options& o, const KeyPicker* picker) {
   }
 }
 
+struct WarmStats {
+  uint64_t values = 0;  // keys that returned a value: warmed
+  uint64_t nils = 0;
+  uint64_t errors = 0;
+  double seconds = 0;
+};
+
+// Reads every key once through the target (GET, 1000 per round trip) and
+// returns, per key, whether it returned a value.
+std::vector<uint8_t> Warm(const Options& o, const KeyPicker* picker,
+                          WarmStats* stats) {
+  std::vector<uint8_t> warmed(o.keys, 0);
+  const int fd = ConnectOrDie(o.target);
+  RequestBuilder builder(o, picker, o.seed ^ 0x77);
+  constexpr uint64_t kBatch = 1000;
+  std::string out;
+  const uint64_t start = NowNs();
+  for (uint64_t i = 0; i < o.keys; i += kBatch) {
+    const uint64_t end = std::min(o.keys, i + kBatch);
+    out.clear();
+    for (uint64_t k = i; k < end; ++k) builder.AppendGet(&out, k);
+    uint64_t k = i;
+    auto record = [&](const ScanResult& r, std::string_view) {
+      if (r.error) {
+        ++stats->errors;
+      } else if (r.has_bulk) {
+        ++stats->values;
+        warmed[k] = 1;
+      } else {
+        ++stats->nils;
+      }
+      ++k;
+    };
+    if (!WriteAllBlocking(fd, out) ||
+        !ReadRepliesBlocking(fd, Protocol::kResp, end - i, record)) {
+      Die("warm through " + o.target.ToString() + " failed");
+    }
+  }
+  close(fd);
+  stats->seconds = (NowNs() - start) / 1e9;
+  if (!o.quiet) {
+    std::fprintf(stderr,
+                 "warmed %" PRIu64 " of %" PRIu64
+                 " keys through %s in %.2f s "
+                 "(%" PRIu64 " nil, %" PRIu64 " errors)\n",
+                 stats->values, o.keys, o.target.ToString().c_str(),
+                 stats->seconds, stats->nils, stats->errors);
+  }
+  return warmed;
+}
+
 // ------------------------------------------------------------ the worker
 
 struct Client;
@@ -741,6 +846,7 @@ struct Client;
 struct Sent {
   uint64_t at = 0;
   bool write = false;
+  uint64_t key = kNoKey;  // a GET's key
 };
 
 // One socket. Thread-compatible: owned by one worker.
@@ -776,8 +882,50 @@ struct Stats {
   uint64_t conn_errors = 0;
   uint64_t backlog_max = 0;  // open loop: most requests queued on one client
   std::string first_error;
+  // --warm: error replies to keys that were warmed / not warmed.
+  uint64_t errors_warmed = 0;
+  uint64_t errors_cold = 0;
+  // Error replies by kind: the text with digits as '#', at most kMaxKinds
+  // kinds (then "other").
+  std::vector<std::pair<std::string, uint64_t>> error_kinds;
+  // --verify
+  uint64_t values_checked = 0;
+  uint64_t old_values = 0;
+  uint64_t wrong_values = 0;
+  std::string first_old_value;
+
+  static constexpr size_t kMaxKinds = 8;
+
+  void AddErrorKind(std::string_view text, uint64_t n) {
+    std::string kind;
+    for (const char c : text.substr(0, 100)) {
+      if (c == '\r' || c == '\n') break;
+      kind.push_back(c >= '0' && c <= '9' ? '#' : c);
+    }
+    for (auto& [k, count] : error_kinds) {
+      if (k == kind) {
+        count += n;
+        return;
+      }
+    }
+    if (error_kinds.size() >= kMaxKinds) kind = "other";
+    for (auto& [k, count] : error_kinds) {
+      if (k == kind) {
+        count += n;
+        return;
+      }
+    }
+    error_kinds.emplace_back(kind, n);
+  }
 
   void Merge(const Stats& o) {
+    errors_warmed += o.errors_warmed;
+    errors_cold += o.errors_cold;
+    for (const auto& [k, n] : o.error_kinds) AddErrorKind(k, n);
+    values_checked += o.values_checked;
+    old_values += o.old_values;
+    wrong_values += o.wrong_values;
+    if (first_old_value.empty()) first_old_value = o.first_old_value;
     reads.Merge(o.reads);
     writes.Merge(o.writes);
     completed += o.completed;
@@ -800,8 +948,9 @@ struct Schedule {
 class Worker {
  public:
   Worker(const Options& o, const KeyPicker* picker, int index, int clients,
-         Schedule schedule)
+         Schedule schedule, const std::vector<uint8_t>* warmed)
       : o_(o),
+        warmed_(warmed),
         builder_(o, picker, o.seed * 7919 + index),
         schedule_(schedule),
         clients_(clients) {
@@ -888,7 +1037,7 @@ class Worker {
  private:
   Conn* NewConn(const Endpoint& e, Client* client, Protocol protocol) {
     auto conn = std::make_unique<Conn>();
-    conn->fd = Connect(e);
+    conn->fd = ConnectOrDie(e);
     fcntl(conn->fd, F_SETFL, fcntl(conn->fd, F_GETFL) | O_NONBLOCK);
     conn->client = client;
     conn->protocol = protocol;
@@ -919,12 +1068,13 @@ class Worker {
   void Issue(Client* c, uint64_t due) {
     const bool read = builder_.NextIsRead();
     Conn* conn = read ? c->read : c->write;
+    uint64_t key = kNoKey;
     if (read) {
-      builder_.AppendRead(&conn->out);
+      key = builder_.AppendRead(&conn->out);
     } else {
       builder_.AppendWrite(&conn->out);
     }
-    conn->sent.push_back(Sent{due, !read});
+    conn->sent.push_back(Sent{due, !read, key});
     if (due == 0) ++conn->unstamped;
     ++c->inflight;
     if (measuring_) ++issued_;
@@ -1055,7 +1205,32 @@ class Worker {
         if (r.error) {
           ++stats_.errors;
           NoteError(view.substr(0, r.consumed));
+          stats_.AddErrorKind(view.substr(1, r.consumed), 1);
+          if (warmed_ != nullptr && !sent.write) {
+            const bool was_warmed =
+                sent.key != kNoKey && (*warmed_)[sent.key] != 0;
+            ++(was_warmed ? stats_.errors_warmed : stats_.errors_cold);
+          }
         } else {
+          if (o_.verify && !sent.write && sent.key != kNoKey && r.has_bulk) {
+            ++stats_.values_checked;
+            const std::string_view value =
+                view.substr(r.bulk_begin, r.bulk_len);
+            switch (CheckValue(o_, value, sent.key)) {
+              case ValueCheck::kCurrent:
+                break;
+              case ValueCheck::kOld:
+                ++stats_.old_values;
+                if (stats_.first_old_value.empty()) {
+                  stats_.first_old_value = std::string(value.substr(0, 60));
+                }
+                break;
+              case ValueCheck::kWrong:
+                ++stats_.wrong_values;
+                NoteError("wrong value: " + std::string(value.substr(0, 60)));
+                break;
+            }
+          }
           (sent.write ? stats_.writes : stats_.reads)
               .Record(now > sent.at ? now - sent.at : 0);
         }
@@ -1095,6 +1270,7 @@ class Worker {
   }
 
   const Options& o_;
+  const std::vector<uint8_t>* warmed_;  // --warm; else null
   RequestBuilder builder_;
   const Schedule schedule_;
   int epoll_ = -1;
@@ -1160,6 +1336,7 @@ std::string LatencyText(const char* name, const LatencyHistogram& h) {
 }
 
 int Main(int argc, char** argv) {
+  SetProgramName("nc_loadgen");
   signal(SIGPIPE, SIG_IGN);
   // Open loop sends on timer expiries: the default 50 us timer slack would
   // be added to every request's measured latency.
@@ -1168,6 +1345,9 @@ int Main(int argc, char** argv) {
   const KeyPicker picker(o);
   if (o.preload) Preload(o, &picker);
   if (o.preload_only) return 0;
+  WarmStats warm;
+  std::vector<uint8_t> warmed;
+  if (o.warm) warmed = Warm(o, &picker, &warm);
 
   const uint64_t start = NowNs() + 50'000'000;  // after every connect
   Schedule base;
@@ -1186,7 +1366,13 @@ int Main(int argc, char** argv) {
                 (t < static_cast<int>(o.requests % o.threads));
     }
     s.rate = o.rate / o.threads;
-    workers.push_back(std::make_unique<Worker>(o, &picker, t, clients, s));
+    workers.push_back(std::make_unique<Worker>(o, &picker, t, clients, s,
+                                               o.warm ? &warmed : nullptr));
+  }
+  if (!o.ready_file.empty()) {
+    FILE* f = std::fopen(o.ready_file.c_str(), "w");
+    if (f == nullptr) Die("cannot write " + o.ready_file);
+    std::fclose(f);
   }
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w] { w->Run(); });
@@ -1234,6 +1420,23 @@ int Main(int argc, char** argv) {
     if (!total.first_error.empty()) {
       std::printf("first error: %s\n", total.first_error.c_str());
     }
+    for (const auto& [kind, n] : total.error_kinds) {
+      std::printf("  %" PRIu64 " x %s\n", n, kind.c_str());
+    }
+    if (o.warm) {
+      std::printf("warmed %" PRIu64 " keys; errors on warmed keys %" PRIu64
+                  ", on others %" PRIu64 "\n",
+                  warm.values, total.errors_warmed, total.errors_cold);
+    }
+    if (o.verify) {
+      std::printf("values checked %" PRIu64 ": older than generation %" PRIu64
+                  "%s %" PRIu64 ", wrong %" PRIu64 "%s%s\n",
+                  total.values_checked, o.min_generation,
+                  o.expect_nil ? " (or any, --expect-nil)" : "",
+                  total.old_values, total.wrong_values,
+                  total.first_old_value.empty() ? "" : "; first old: ",
+                  total.first_old_value.c_str());
+    }
     std::fputs(LatencyText("read", total.reads).c_str(), stdout);
     if (total.writes.count() > 0) {
       std::fputs(LatencyText("write", total.writes).c_str(), stdout);
@@ -1265,6 +1468,31 @@ int Main(int argc, char** argv) {
     j += "\"connection_errors\": " + std::to_string(total.conn_errors) + ", ";
     j += "\"backlog_max\": " + std::to_string(total.backlog_max) + ", ";
     j += "\"first_error\": \"" + JsonEscape(total.first_error) + "\", ";
+    j += "\"error_kinds\": {";
+    for (size_t i = 0; i < total.error_kinds.size(); ++i) {
+      if (i > 0) j += ", ";
+      j += "\"" + JsonEscape(total.error_kinds[i].first) +
+           "\": " + std::to_string(total.error_kinds[i].second);
+    }
+    j += "}, ";
+    if (o.warm) {
+      j += "\"warm\": {\"values\": " + std::to_string(warm.values) +
+           ", \"nils\": " + std::to_string(warm.nils) +
+           ", \"errors\": " + std::to_string(warm.errors) +
+           ", \"seconds\": " + std::to_string(warm.seconds) + "}, ";
+      j += "\"errors_warmed\": " + std::to_string(total.errors_warmed) + ", ";
+      j += "\"errors_cold\": " + std::to_string(total.errors_cold) + ", ";
+    }
+    if (o.verify) {
+      j += "\"min_generation\": " + std::to_string(o.min_generation) + ", ";
+      j += "\"expect_nil\": " + std::string(o.expect_nil ? "true" : "false") +
+           ", ";
+      j += "\"values_checked\": " + std::to_string(total.values_checked) + ", ";
+      j += "\"old_values\": " + std::to_string(total.old_values) + ", ";
+      j += "\"wrong_values\": " + std::to_string(total.wrong_values) + ", ";
+      j += "\"first_old_value\": \"" + JsonEscape(total.first_old_value) +
+           "\", ";
+    }
     j += "\"latency_us\": " + LatencyJson(total.reads) + ", ";
     j += "\"write_latency_us\": " + LatencyJson(total.writes);
     j += "}\n";

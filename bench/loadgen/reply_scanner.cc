@@ -81,6 +81,11 @@ ScanStatus ScanAt(std::string_view buf, size_t* pos, int depth,
       const size_t end = after_line + static_cast<size_t>(len) + 2;
       if (end > buf.size()) return ScanStatus::kIncomplete;
       if (type == '!' && depth == 0) result->error = true;
+      if (type == '$' && depth == 0) {
+        result->has_bulk = true;
+        result->bulk_begin = after_line;
+        result->bulk_len = static_cast<size_t>(len);
+      }
       *pos = end;
       return ScanStatus::kComplete;
     }

@@ -20,6 +20,10 @@ struct ScanResult {
   bool error = false;   // a RESP error at the top level, or HTTP status >= 500
   uint32_t nils = 0;    // nil values at any depth (RESP), or HTTP 404
   int http_status = 0;  // HTTP only
+  // RESP: a top-level bulk string (not nil) is at [bulk_begin, +bulk_len).
+  bool has_bulk = false;
+  size_t bulk_begin = 0;
+  size_t bulk_len = 0;
 };
 
 // Scans one RESP reply at the start of `buf`.
