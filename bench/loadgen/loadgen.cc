@@ -146,7 +146,7 @@ Requests:
   --value-size-max N       values uniform in [value-size, N] instead
   --hash-fields N          fields per hash (HGETALL/HGET/HMGET), default 4
   --seed N                 default 1
-Fault tests (GET over RESP only):
+Fault tests (GET; --warm over RESP only):
   --warm                   before the load, read every key once through the
                            target; "errors_warmed" then counts error replies
                            to keys that returned a value then (cached by the
@@ -161,6 +161,11 @@ Fault tests (GET over RESP only):
                            count as "old_values"
   --expect-nil             with --verify: any value (not nil) counts as an
                            old value (after FLUSHALL, say)
+                           Over HTTP, replies nearcache marks
+                           "X-Cache-Status: STALE" are counted apart
+                           ("stale_replies", "stale_old_values"): old values
+                           served as fresh are "old_values", and nils (404)
+                           not marked stale are "fresh_nils"
 Other:
   --preload                first write every key (SET, or HSET for the hash
                            commands) to the write target
@@ -454,10 +459,10 @@ Options ParseOptions(int argc, char** argv) {
       !o.write_target.valid()) {
     Die("--protocol http with writes needs --write-socket or --write-port");
   }
-  if ((o.warm || o.verify) &&
-      (o.protocol != Protocol::kResp || o.op != Op::kGet)) {
-    Die("--warm and --verify take --protocol resp --command GET");
+  if (o.warm && (o.protocol != Protocol::kResp || o.op != Op::kGet)) {
+    Die("--warm takes --protocol resp --command GET");
   }
+  if (o.verify && o.op != Op::kGet) Die("--verify takes --command GET");
   if (o.generation >= 0 && o.op != Op::kGet) {
     Die("--generation takes --command GET (string values)");
   }
@@ -890,7 +895,10 @@ struct Stats {
   std::vector<std::pair<std::string, uint64_t>> error_kinds;
   // --verify
   uint64_t values_checked = 0;
-  uint64_t old_values = 0;
+  uint64_t old_values = 0;        // not marked stale
+  uint64_t stale_old_values = 0;  // HTTP: marked STALE
+  uint64_t stale_replies = 0;     // HTTP: marked STALE
+  uint64_t fresh_nils = 0;        // nils not marked STALE
   uint64_t wrong_values = 0;
   std::string first_old_value;
 
@@ -924,6 +932,9 @@ struct Stats {
     for (const auto& [k, n] : o.error_kinds) AddErrorKind(k, n);
     values_checked += o.values_checked;
     old_values += o.old_values;
+    stale_old_values += o.stale_old_values;
+    stale_replies += o.stale_replies;
+    fresh_nils += o.fresh_nils;
     wrong_values += o.wrong_values;
     if (first_old_value.empty()) first_old_value = o.first_old_value;
     reads.Merge(o.reads);
@@ -1212,6 +1223,13 @@ class Worker {
             ++(was_warmed ? stats_.errors_warmed : stats_.errors_cold);
           }
         } else {
+          if (o_.verify && !sent.write && sent.key != kNoKey && r.stale) {
+            ++stats_.stale_replies;
+          }
+          if (o_.verify && !sent.write && sent.key != kNoKey && !r.has_bulk &&
+              r.nils > 0 && !r.stale) {
+            ++stats_.fresh_nils;
+          }
           if (o_.verify && !sent.write && sent.key != kNoKey && r.has_bulk) {
             ++stats_.values_checked;
             const std::string_view value =
@@ -1220,6 +1238,10 @@ class Worker {
               case ValueCheck::kCurrent:
                 break;
               case ValueCheck::kOld:
+                if (r.stale) {
+                  ++stats_.stale_old_values;
+                  break;
+                }
                 ++stats_.old_values;
                 if (stats_.first_old_value.empty()) {
                   stats_.first_old_value = std::string(value.substr(0, 60));
@@ -1430,10 +1452,13 @@ int Main(int argc, char** argv) {
     }
     if (o.verify) {
       std::printf("values checked %" PRIu64 ": older than generation %" PRIu64
-                  "%s %" PRIu64 ", wrong %" PRIu64 "%s%s\n",
+                  "%s %" PRIu64 " (and %" PRIu64
+                  " marked stale), wrong %" PRIu64 "; stale replies %" PRIu64
+                  ", nils not marked stale %" PRIu64 "%s%s\n",
                   total.values_checked, o.min_generation,
                   o.expect_nil ? " (or any, --expect-nil)" : "",
-                  total.old_values, total.wrong_values,
+                  total.old_values, total.stale_old_values, total.wrong_values,
+                  total.stale_replies, total.fresh_nils,
                   total.first_old_value.empty() ? "" : "; first old: ",
                   total.first_old_value.c_str());
     }
@@ -1489,6 +1514,10 @@ int Main(int argc, char** argv) {
            ", ";
       j += "\"values_checked\": " + std::to_string(total.values_checked) + ", ";
       j += "\"old_values\": " + std::to_string(total.old_values) + ", ";
+      j += "\"stale_old_values\": " + std::to_string(total.stale_old_values) +
+           ", ";
+      j += "\"stale_replies\": " + std::to_string(total.stale_replies) + ", ";
+      j += "\"fresh_nils\": " + std::to_string(total.fresh_nils) + ", ";
       j += "\"wrong_values\": " + std::to_string(total.wrong_values) + ", ";
       j += "\"first_old_value\": \"" + JsonEscape(total.first_old_value) +
            "\", ";

@@ -151,6 +151,9 @@ ScanStatus ScanHttpResponse(std::string_view buf, ScanResult* result) {
       } else if (name.size() == 17 &&
                  strncasecmp(name.data(), "transfer-encoding", 17) == 0) {
         return ScanStatus::kBad;  // chunked: not supported
+      } else if (name.size() == 14 &&
+                 strncasecmp(name.data(), "x-cache-status", 14) == 0) {
+        result->stale = value == "STALE";
       }
     }
     pos = eol + 2;
@@ -161,6 +164,11 @@ ScanStatus ScanHttpResponse(std::string_view buf, ScanResult* result) {
   result->consumed = end;
   result->error = status >= 500;
   if (status == 404) result->nils = 1;
+  if (status == 200) {
+    result->has_bulk = true;
+    result->bulk_begin = header_end + 4;
+    result->bulk_len = static_cast<size_t>(content_length);
+  }
   return ScanStatus::kComplete;
 }
 

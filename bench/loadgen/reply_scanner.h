@@ -20,8 +20,11 @@ struct ScanResult {
   bool error = false;   // a RESP error at the top level, or HTTP status >= 500
   uint32_t nils = 0;    // nil values at any depth (RESP), or HTTP 404
   int http_status = 0;  // HTTP only
-  // RESP: a top-level bulk string (not nil) is at [bulk_begin, +bulk_len).
+  // A value: RESP, a top-level bulk string (not nil); HTTP, the body of a
+  // 200 response. It is at [bulk_begin, +bulk_len) of the buffer.
   bool has_bulk = false;
+  // HTTP: the response carries "X-Cache-Status: STALE" (nearcache).
+  bool stale = false;
   size_t bulk_begin = 0;
   size_t bulk_len = 0;
 };
