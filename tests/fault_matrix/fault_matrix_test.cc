@@ -48,6 +48,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -276,6 +277,9 @@ struct FaultCase {
   bool data_lost = false;
   bool churn = false;
 };
+
+// For the test names ("... # GetParam() = redis_flushall").
+void PrintTo(const FaultCase& c, std::ostream* os) { *os << c.name; }
 
 // What one case measured (also the row of the long version's table).
 struct CaseResult {
@@ -525,7 +529,9 @@ class FaultMatrixTest : public ::testing::TestWithParam<FaultCase> {
   std::vector<std::pair<std::string, std::string>> logs_;
 };
 
-TEST_P(FaultMatrixTest, NoErrorsOnCachedKeysNoStaleAsFreshRssBounded) {
+// No error on cached keys, no old value served as fresh after recovery, the
+// RSS bound held.
+TEST_P(FaultMatrixTest, UnderLoad) {
   const FaultCase& c = GetParam();
   CaseResult r;
   r.max_bytes = max_bytes_;
