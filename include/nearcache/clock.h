@@ -7,6 +7,8 @@
 #ifndef NEARCACHE_CLOCK_H_
 #define NEARCACHE_CLOCK_H_
 
+#include <cstdint>
+
 #include "absl/time/time.h"
 
 namespace nearcache {
@@ -18,6 +20,10 @@ class Clock {
 
   // Monotonic time: never goes backwards. Not wall-clock time.
   virtual absl::Time Now() const = 0;
+
+  // Now() as nanoseconds since absl::UnixEpoch() (saturated to int64), the
+  // cache core's hot-path form. Overrides must equal absl::ToUnixNanos(Now()).
+  virtual int64_t NowNanos() const { return absl::ToUnixNanos(Now()); }
 };
 
 // The process-wide monotonic clock. Never deleted.

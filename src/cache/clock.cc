@@ -8,10 +8,11 @@ namespace {
 // Maps std::chrono::steady_clock onto absl::Time: monotonic, arbitrary epoch.
 class SteadyClock : public Clock {
  public:
-  absl::Time Now() const override {
-    return absl::UnixEpoch() +
-           absl::FromChrono(
-               std::chrono::steady_clock::now().time_since_epoch());
+  absl::Time Now() const override { return absl::FromUnixNanos(NowNanos()); }
+  int64_t NowNanos() const override {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
   }
 };
 

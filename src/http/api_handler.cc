@@ -127,8 +127,8 @@ std::optional<KeyError> CheckKey(const KeyResult& r, Hint hint) {
 }
 
 // A JSON string of `bytes`, base64-encoded when `base64`.
-Json JsonBytes(const std::string& bytes, bool base64) {
-  return base64 ? Json(absl::Base64Escape(bytes)) : Json(bytes);
+Json JsonBytes(absl::string_view bytes, bool base64) {
+  return base64 ? Json(absl::Base64Escape(bytes)) : Json(std::string(bytes));
 }
 
 // The fields of a hash as a JSON object: `names` (null when the hash lacks
@@ -143,23 +143,23 @@ Json HashObject(const Value& hash, const std::vector<std::string>* names,
     }
   } else {
     for (const std::string& name : *names) {
-      const std::string* value = hash.FindField(name);
+      const std::optional<absl::string_view> value = hash.FindField(name);
       utf8 = utf8 && IsValidUtf8(name) &&
-             (value == nullptr || IsValidUtf8(*value));
+             (!value.has_value() || IsValidUtf8(*value));
     }
   }
   *base64 = !utf8;
   Json object = Json::object();
   if (names == nullptr) {
     for (const auto& [field, value] : hash.fields()) {
-      object[*base64 ? absl::Base64Escape(field) : field] =
+      object[*base64 ? absl::Base64Escape(field) : std::string(field)] =
           JsonBytes(value, *base64);
     }
   } else {
     for (const std::string& name : *names) {
-      const std::string* value = hash.FindField(name);
+      const std::optional<absl::string_view> value = hash.FindField(name);
       object[*base64 ? absl::Base64Escape(name) : name] =
-          value == nullptr ? Json(nullptr) : JsonBytes(*value, *base64);
+          !value.has_value() ? Json(nullptr) : JsonBytes(*value, *base64);
     }
   }
   return object;
@@ -194,7 +194,7 @@ boost::asio::awaitable<HttpResponse> GetKey(const ApiContext* context,
     res = MakeJsonError(e->status, e->message);
   } else {
     res = MakeResponse(HttpStatus::ok, "application/octet-stream",
-                       r.value->str());
+                       std::string(r.value->str()));
   }
   served.SetHeaders(res);
   co_return res;

@@ -37,6 +37,12 @@
 
 namespace nearcache::resp {
 
+// The owner of a borrowed payload, as ReplyWriter holds it.
+template <typename T>
+std::shared_ptr<const void> ToSharedOwner(const std::shared_ptr<T>& owner) {
+  return owner;
+}
+
 // Thread-compatible: one writer per connection, used by one thread at a time.
 class ReplyWriter {
  public:
@@ -73,13 +79,16 @@ class ReplyWriter {
   // Same output as AppendBulk(bytes). When bytes.size() >= kMinBorrowBytes,
   // the payload is referenced, not copied, and `owner` (which must keep
   // `bytes` valid and unchanged) is held until it has been consumed.
-  template <typename T>
-  void AppendBulkShared(absl::string_view bytes,
-                        const std::shared_ptr<T>& owner) {
+  // `owner` is a std::shared_ptr, or any type for which ToSharedOwner(owner)
+  // (found by argument-dependent lookup; nearcache::ValuePtr has one) makes a
+  // std::shared_ptr<const void> keeping `bytes` alive; it is only called for
+  // borrowed payloads.
+  template <typename Owner>
+  void AppendBulkShared(absl::string_view bytes, const Owner& owner) {
     if (bytes.size() < kMinBorrowBytes) {
       AppendBulk(bytes);
     } else {
-      AppendBorrowedBulk(bytes, std::shared_ptr<const void>(owner));
+      AppendBorrowedBulk(bytes, ToSharedOwner(owner));
     }
   }
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <boost/asio/use_awaitable.hpp>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -34,7 +35,7 @@ void AppendRedisError(absl::string_view text, ReplyWriter* out) {
   }
 }
 
-void AppendBulkValue(const std::string& bytes, const ValuePtr& owner,
+void AppendBulkValue(absl::string_view bytes, const ValuePtr& owner,
                      ReplyWriter* out) {
   out->AppendBulkShared(bytes, owner);
 }
@@ -325,8 +326,8 @@ void RespHandler::Render(const Command& c, ReplyWriter* out) {
       }
       const Value& v = *s.value;
       if (info->id == CommandId::kHget) {
-        const std::string* field = v.is_hash() ? v.FindField(args[2]) : nullptr;
-        if (field == nullptr) {
+        const std::optional<absl::string_view> field = v.FindField(args[2]);
+        if (!field.has_value()) {
           out->AppendNullBulk();
         } else {
           AppendBulkValue(*field, s.value, out);
@@ -334,9 +335,8 @@ void RespHandler::Render(const Command& c, ReplyWriter* out) {
       } else if (info->id == CommandId::kHmget) {
         out->AppendArrayHeader(args.size() - 2);
         for (size_t i = 2; i < args.size(); ++i) {
-          const std::string* field =
-              v.is_hash() ? v.FindField(args[i]) : nullptr;
-          if (field == nullptr) {
+          const std::optional<absl::string_view> field = v.FindField(args[i]);
+          if (!field.has_value()) {
             out->AppendNullBulk();
           } else {
             AppendBulkValue(*field, s.value, out);

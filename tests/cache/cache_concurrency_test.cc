@@ -212,7 +212,7 @@ TEST(CacheConcurrencyTest, NoInvalidatedValueIsServedAsFresh) {
             e && e->state == EntryState::kFresh) {
           uint64_t seen = 0;
           // The version, then padding that varies the entry's size.
-          const std::string& s = e->value->str();
+          const absl::string_view s = e->value->str();
           ASSERT_TRUE(absl::SimpleAtoi(s.substr(0, s.find(' ')), &seen)) << s;
           if (seen < must_see) {
             violations.fetch_add(1);

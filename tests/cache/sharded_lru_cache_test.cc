@@ -78,7 +78,7 @@ class ShardedLruCacheTest : public testing::Test {
   // The cached string, whatever its state, or "absent".
   std::string Get(absl::string_view key) {
     const std::optional<CacheEntry> e = cache_->Lookup(key);
-    return e ? e->value->str() : "absent";
+    return e ? std::string(e->value->str()) : "absent";
   }
   bool Contains(absl::string_view key) {
     return cache_->Lookup(key).has_value();

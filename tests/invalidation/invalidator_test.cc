@@ -404,7 +404,7 @@ class InvalidatorRedisTest : public InvalidatorFixture {
       ADD_FAILURE() << "fetch of " << key << " failed";
       return "";
     }
-    return out[0].value->exists() ? out[0].value->str() : "(nil)";
+    return out[0].value->exists() ? std::string(out[0].value->str()) : "(nil)";
   }
 
   bool WaitInvalidated(absl::string_view key) {
