@@ -3,7 +3,8 @@
 // Part 1, per entry: for values of 32, 128 and 1024 bytes, inserts N entries
 // (keys of 16 to 40 bytes, Feast-like) into a cache large enough to hold them
 // all and reports, per entry, the heap bytes (mallinfo2 uordblks) and the RSS
-// bytes (/proc/self/statm) beyond the key's and value's own bytes, next to
+// bytes (/proc/self/statm) beyond the key's and value's own bytes (both
+// include the shards' hash tables, whose load varies with N), next to
 // what the cache charges (ShardedLruCache::kEntryOverhead).
 //
 // Part 2, churn: a cache of --max_mib MiB, filled past its bound with new
@@ -45,7 +46,12 @@ size_t RssBytes() {
   return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
-size_t HeapBytes() { return mallinfo2().uordblks; }
+// Bytes in use from malloc: small chunks plus mmapped ones (large hash-table
+// arrays and values).
+size_t HeapBytes() {
+  const struct mallinfo2 m = mallinfo2();
+  return m.uordblks + m.hblkhd;
+}
 
 // Keys of 16 to 40 bytes: a prefix, a NUL and an entity id, padded.
 std::string KeyName(uint64_t i, std::mt19937_64* rng) {
