@@ -54,6 +54,10 @@ struct ListenConfig {
   // Most reply bytes pending on one connection; a slower reader is
   // disconnected.
   size_t max_output_bytes = size_t{64} << 20;
+  // HTTP: largest request line plus headers (else 431), and largest
+  // request body (else 413).
+  size_t http_max_header_bytes = size_t{8} << 10;
+  size_t http_max_body_bytes = size_t{1} << 20;
   // A connection idle this long is closed; zero means never.
   absl::Duration idle_timeout = absl::ZeroDuration();
   // Peer uids (SO_PEERCRED) allowed on the unix sockets; empty allows any.

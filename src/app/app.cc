@@ -164,6 +164,9 @@ absl::Status App::Start() {
   resp.parser.max_args = static_cast<size_t>(config_.listen.max_args);
   resp.parser.max_bulk_bytes = config_.listen.max_bulk_bytes;
   resp.parser.max_request_bytes = config_.listen.max_request_bytes;
+  resp.max_output_bytes = config_.listen.max_output_bytes;
+  resp.idle_timeout = config_.listen.idle_timeout;
+  resp.allowed_uids = config_.listen.allowed_uids;
   resp_ = std::make_unique<RespServer>(std::move(resp), &frontend_, workers);
   if (absl::Status s = resp_->Start(); !s.ok()) return s;
 
@@ -173,6 +176,10 @@ absl::Status App::Start() {
     http.socket_mode = config_.listen.socket_mode;
     http.tcp_address = config_.listen.http_tcp;
     http.max_connections = config_.listen.max_connections;
+    http.header_limit = config_.listen.http_max_header_bytes;
+    http.body_limit = config_.listen.http_max_body_bytes;
+    http.allowed_uids = config_.listen.allowed_uids;
+    // Zero keeps HttpServer's bound: it also limits reading one request.
     if (config_.listen.idle_timeout > absl::ZeroDuration()) {
       http.idle_timeout = config_.listen.idle_timeout;
     }

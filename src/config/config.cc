@@ -366,12 +366,16 @@ Key DurationKey(std::string path, S Config::*section, absl::Duration S::*member,
 }
 
 template <typename S>
-Key SizeKey(std::string path, S Config::*section, size_t S::*member) {
+Key SizeKey(std::string path, S Config::*section, size_t S::*member,
+            size_t max = SIZE_MAX) {
   return ValueKey<S, size_t>(
       std::move(path), section, member,
-      [](const YAML::Node& node) -> absl::StatusOr<size_t> {
+      [max](const YAML::Node& node) -> absl::StatusOr<size_t> {
         absl::StatusOr<size_t> n = ReadSize(node);
         if (n.ok() && *n == 0) return Invalid("must be greater than 0");
+        if (n.ok() && *n > max) {
+          return Invalid(absl::StrCat("must be at most ", FormatByteSize(max)));
+        }
         return n;
       },
       [](const size_t& n) { return FormatByteSize(n); });
@@ -509,6 +513,11 @@ const std::vector<Key>& Keys() {
         SizeKey("listen.max_request_bytes", &C::listen, &L::max_request_bytes));
     k->push_back(
         SizeKey("listen.max_output_bytes", &C::listen, &L::max_output_bytes));
+    // Beast keeps the header limit in 32 bits; 64MiB is plenty.
+    k->push_back(SizeKey("listen.http_max_header_bytes", &C::listen,
+                         &L::http_max_header_bytes, size_t{64} << 20));
+    k->push_back(SizeKey("listen.http_max_body_bytes", &C::listen,
+                         &L::http_max_body_bytes));
     k->push_back(DurationKey("listen.idle_timeout", &C::listen,
                              &L::idle_timeout, Zero::kAllowed));
     k->push_back(ListKey<L, uint32_t>(

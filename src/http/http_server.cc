@@ -140,9 +140,32 @@ asio::awaitable<void> LingeringClose(Stream& stream) {
   }
 }
 
+// Answers a peer that listen.allowed_uids refuses: reads its request header
+// (so that the answer follows a request, as HTTP clients expect), answers
+// 403 and closes. Returns whether to close with a linger.
+template <typename Stream>
+asio::awaitable<bool> RefusePeer(Stream& stream, beast::flat_buffer& buffer,
+                                 const HttpServerOptions& options) {
+  boost::system::error_code ec;
+  http::request_parser<http::empty_body> parser;
+  parser.header_limit(static_cast<uint32_t>(options.header_limit));
+  SetDeadline(stream, options.idle_timeout);
+  co_await http::async_read_header(
+      stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec && !ResponseForReadError(ec, options).has_value()) co_return false;
+  HttpResponse refused = MakeJsonError(HttpStatus::forbidden,
+                                       "forbidden: this user may not connect "
+                                       "(listen.allowed_uids)");
+  refused.keep_alive(false);
+  SetDeadline(stream, options.idle_timeout);
+  co_await http::async_write(stream, refused,
+                             asio::redirect_error(asio::use_awaitable, ec));
+  co_return !ec;
+}
+
 template <typename Socket>
 asio::awaitable<void> RunSession(std::shared_ptr<State> state, Socket socket,
-                                 size_t worker) {
+                                 size_t worker, bool refused) {
   using Protocol = typename Socket::protocol_type;
   using Stream = beast::basic_stream<Protocol, typename Socket::executor_type>;
   const HttpServerOptions& options = state->options;
@@ -168,7 +191,11 @@ asio::awaitable<void> RunSession(std::shared_ptr<State> state, Socket socket,
   }
   beast::flat_buffer buffer;
   bool linger = false;
-  while (!session.draining) {
+  if (refused) {
+    session.busy = true;
+    linger = co_await RefusePeer(stream, buffer, options);
+  }
+  while (!refused && !session.draining) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(options.header_limit));
     parser.body_limit(options.body_limit);
@@ -260,7 +287,18 @@ asio::awaitable<void> AcceptLoop(std::shared_ptr<State> state,
       socket.close(ec);
       continue;
     }
-    asio::co_spawn(worker, RunSession(state, std::move(socket), index),
+    bool refused = false;
+    if constexpr (std::is_same_v<typename Acceptor::protocol_type,
+                                 stream_protocol>) {
+      if (!PeerAllowed(socket.native_handle(), state->options.allowed_uids)) {
+        refused = true;
+        const std::optional<uint32_t> uid = PeerUid(socket.native_handle());
+        LOG_WARN("http client refused: its uid is not in listen.allowed_uids",
+                 {{"uid", uid.has_value() ? absl::StrCat(*uid) : "unknown"},
+                  {"socket", state->options.unix_path}});
+      }
+    }
+    asio::co_spawn(worker, RunSession(state, std::move(socket), index, refused),
                    asio::detached);
   }
 }

@@ -7,7 +7,8 @@
 // at a time. A request the parser refuses gets 400, 413 (body too large) or
 // 431 (header too large) with a JSON {"error": ...} body, and its
 // connection closes. "Expect: 100-continue" is answered before the body is
-// read.
+// read. With allowed_uids set, a Unix-socket client of another user gets
+// 403 for its first request and is disconnected.
 //
 //   HttpServerOptions options;
 //   options.unix_path = "/var/run/nearcache/http.sock";
@@ -45,6 +46,10 @@ struct HttpServerOptions {
   // How long a keep-alive connection may wait for its next request, and the
   // bound on reading one request and on writing one response. Zero: never.
   absl::Duration idle_timeout = absl::Seconds(60);
+  // Peer uids (SO_PEERCRED) allowed on the Unix socket; empty allows any.
+  // A refused peer's request is answered 403 with a JSON error, then the
+  // connection closes. TCP connections are not checked.
+  std::vector<uint32_t> allowed_uids;
 };
 
 // Thread-safe: Start() once, then Stop() and Drain() from any thread.

@@ -69,6 +69,8 @@ listen:
   max_args: 4096
   max_request_bytes: 8MiB
   max_output_bytes: 16MiB
+  http_max_header_bytes: 16KiB
+  http_max_body_bytes: 4MiB
   idle_timeout: 5m
   allowed_uids: [1000, 1001]
 admin:
@@ -125,6 +127,8 @@ TEST(ParseConfigTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(c.listen.max_bulk_bytes, size_t{64} << 20);
   EXPECT_EQ(c.listen.max_args, 1048576);
   EXPECT_EQ(c.listen.idle_timeout, absl::ZeroDuration());
+  EXPECT_EQ(c.listen.http_max_header_bytes, size_t{8} << 10);
+  EXPECT_EQ(c.listen.http_max_body_bytes, size_t{1} << 20);
   EXPECT_EQ(c.admin.address, "0.0.0.0:9464");
   EXPECT_EQ(c.redis.address, "redis://localhost:6379/0");
   EXPECT_EQ(c.redis.endpoint.ToString(), "redis://localhost:6379/0");
@@ -157,6 +161,8 @@ TEST(ParseConfigTest, EveryKeyIsRead) {
   EXPECT_EQ(c.listen.max_args, 4096);
   EXPECT_EQ(c.listen.max_request_bytes, size_t{8} << 20);
   EXPECT_EQ(c.listen.max_output_bytes, size_t{16} << 20);
+  EXPECT_EQ(c.listen.http_max_header_bytes, size_t{16} << 10);
+  EXPECT_EQ(c.listen.http_max_body_bytes, size_t{4} << 20);
   EXPECT_EQ(c.listen.idle_timeout, absl::Minutes(5));
   EXPECT_THAT(c.listen.allowed_uids, ElementsAre(1000u, 1001u));
   EXPECT_EQ(c.admin.address, "127.0.0.1:9000");
@@ -254,6 +260,8 @@ TEST(RenderConfigTest, ShowsEveryKeyWithUnits) {
            "  socket_mode: \"0660\"\n",
            "  resp_tcp: \"\"\n",
            "  max_bulk_bytes: 64MiB\n",
+           "  http_max_header_bytes: 8KiB\n",
+           "  http_max_body_bytes: 1MiB\n",
            "  idle_timeout: 0s\n",
            "  allowed_uids: []\n",
            "admin:\n  address: 0.0.0.0:9464\n",
@@ -308,6 +316,32 @@ TEST(ConfigErrorsTest, InvalidDurationsAndSizes) {
   EXPECT_EQ(Error("cache:\n  max_bytes: 256mb\n"),
             "nearcache.yaml: cache.max_bytes: invalid size \"256mb\": unknown "
             "unit \"mb\" (B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)");
+}
+
+TEST(ConfigErrorsTest, HttpLimits) {
+  EXPECT_EQ(Error("listen:\n  http_max_header_bytes: 0\n"),
+            "nearcache.yaml: listen.http_max_header_bytes: must be greater "
+            "than 0");
+  EXPECT_EQ(Error("listen:\n  http_max_header_bytes: 65MiB\n"),
+            "nearcache.yaml: listen.http_max_header_bytes: must be at most "
+            "64MiB");
+  EXPECT_EQ(Error("listen:\n  http_max_body_bytes: 0B\n"),
+            "nearcache.yaml: listen.http_max_body_bytes: must be greater "
+            "than 0");
+  EXPECT_EQ(Error("listen:\n  http_max_body_bytes: 2mb\n"),
+            "nearcache.yaml: listen.http_max_body_bytes: invalid size \"2mb\": "
+            "unknown unit \"mb\" (B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)");
+  // The largest header limit is accepted.
+  EXPECT_EQ(Parse("listen:\n  http_max_header_bytes: 64MiB\n")
+                .listen.http_max_header_bytes,
+            size_t{64} << 20);
+  // Typos name the right key, in its section or from another one.
+  EXPECT_EQ(Error("listen:\n  http_max_body_byte: 1MiB\n"),
+            "nearcache.yaml: listen.http_max_body_byte: unknown key (did you "
+            "mean http_max_body_bytes?)");
+  EXPECT_EQ(Error("admin:\n  http_max_header_bytes: 1MiB\n"),
+            "nearcache.yaml: admin.http_max_header_bytes: unknown key (did you "
+            "mean listen.http_max_header_bytes?)");
 }
 
 TEST(ConfigErrorsTest, WrongTypes) {
@@ -544,12 +578,13 @@ TEST(KeysNeedingRestartTest, CacheSizesAndTtlsApplyInPlace) {
 TEST(KeysNeedingRestartTest, EverythingElseIsNamed) {
   const Config running = Parse("");
   Config reloaded = Parse(
-      "listen:\n  threads: 2\nredis:\n  address: redis://other:6379/0\n"
+      "listen:\n  threads: 2\n  http_max_body_bytes: 2MiB\n"
+      "redis:\n  address: redis://other:6379/0\n"
       "cache:\n  shards: 32\n  ttl: 1s\n");
   reloaded.redis.password = "new";
   EXPECT_THAT(KeysNeedingRestart(running, reloaded),
-              ElementsAre("listen.threads", "redis.address", "redis.password",
-                          "cache.shards"));
+              ElementsAre("listen.threads", "listen.http_max_body_bytes",
+                          "redis.address", "redis.password", "cache.shards"));
 }
 
 // ---- LoadConfigFile: files, the password, the example ----

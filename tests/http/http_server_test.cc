@@ -91,6 +91,7 @@ class HttpServerTest : public ::testing::Test {
   // /slow waits for release_; /throw throws; anything else echoes.
   asio::awaitable<HttpResponse> Handle(HttpRequest& request) {
     const std::string target(request.target());
+    ++handled_;
     if (target == "/slow") {
       entered_ = true;
       asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -115,6 +116,7 @@ class HttpServerTest : public ::testing::Test {
   std::string path_;
   std::unique_ptr<HttpServer> server_;
   std::atomic<bool> entered_{false};
+  std::atomic<int> handled_{0};
   std::atomic<bool> release_{false};
 };
 
@@ -322,6 +324,66 @@ TEST_F(HttpServerTest, ServesTcp) {
   std::optional<HttpResponse> res = client.ReadResponse();
   ASSERT_TRUE(res.has_value());
   EXPECT_EQ(res->body(), "GET /tcp ");
+}
+
+TEST_F(HttpServerTest, PeerOfAnotherUserGets403AndIsDisconnected) {
+  HttpServerOptions options;
+  options.unix_path = path_;
+  options.allowed_uids = {getuid() + 1};
+  StartServer(options);
+  HttpTestClient client;
+  ASSERT_TRUE(Connect(client));
+  ASSERT_TRUE(client.Send(Get("/a") + Get("/b")));
+  std::optional<HttpResponse> res = client.ReadResponse();
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->result(), HttpStatus::forbidden);
+  EXPECT_EQ(Header(*res, "Content-Type"), "application/json");
+  EXPECT_THAT(nlohmann::json::parse(res->body())["error"].get<std::string>(),
+              HasSubstr("allowed_uids"));
+  EXPECT_FALSE(res->keep_alive());
+  // Nothing more is answered.
+  EXPECT_TRUE(client.WaitForClose());
+  EXPECT_TRUE(WaitFor([&] { return server_->active_connections() == 0; }));
+
+  // A client that sends nothing yet is refused the same way once it asks.
+  HttpTestClient late;
+  ASSERT_TRUE(Connect(late));
+  absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_TRUE(late.Send(Get("/late")));
+  res = late.ReadResponse();
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->result(), HttpStatus::forbidden);
+  EXPECT_TRUE(late.WaitForClose());
+  EXPECT_EQ(handled_.load(), 0);
+}
+
+TEST_F(HttpServerTest, PeerOfAnAllowedUserIsServed) {
+  HttpServerOptions options;
+  options.unix_path = path_;
+  options.allowed_uids = {getuid() + 1, getuid()};
+  StartServer(options);
+  HttpTestClient client;
+  ASSERT_TRUE(Connect(client));
+  ASSERT_TRUE(client.Send(Get("/a") + Get("/b")));
+  for (const char* want : {"GET /a ", "GET /b "}) {
+    std::optional<HttpResponse> res = client.ReadResponse();
+    ASSERT_TRUE(res.has_value()) << want;
+    EXPECT_EQ(res->result(), HttpStatus::ok);
+    EXPECT_EQ(res->body(), want);
+  }
+}
+
+TEST_F(HttpServerTest, AllowedUidsDoNotApplyToTcp) {
+  HttpServerOptions options;
+  options.tcp_address = "127.0.0.1:0";
+  options.allowed_uids = {getuid() + 1};
+  StartServer(options);
+  HttpTestClient client;
+  ASSERT_TRUE(client.ConnectTcp(server_->tcp_port()));
+  ASSERT_TRUE(client.Send(Get("/tcp")));
+  std::optional<HttpResponse> res = client.ReadResponse();
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->result(), HttpStatus::ok);
 }
 
 TEST_F(HttpServerTest, StopRemovesTheSocketFileAndStopsAccepting) {
