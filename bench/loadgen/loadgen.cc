@@ -592,8 +592,7 @@ class RequestBuilder {
   // Appends one read; returns the key index of a GET, else kNoKey.
   uint64_t AppendRead(std::string* out) {
     if (o_.protocol == Protocol::kHttp) {
-      AppendHttpRead(out);
-      return kNoKey;
+      return AppendHttpRead(out);
     }
     switch (o_.op) {
       case Op::kGet: {
@@ -682,7 +681,8 @@ class RequestBuilder {
 
   // Keys are printable in the default format, so they go into the path and
   // the JSON body unescaped; a custom prefix must be URL- and JSON-safe.
-  void AppendHttpRead(std::string* out) {
+  // Returns the key index of a GET /v1/keys/K, else kNoKey.
+  uint64_t AppendHttpRead(std::string* out) {
     if (o_.op == Op::kMget) {
       std::string body = "{\"keys\":[";
       for (int i = 0; i < o_.batch; ++i) {
@@ -698,11 +698,13 @@ class RequestBuilder {
       out->append(std::to_string(body.size()));
       out->append("\r\n\r\n");
       out->append(body);
-      return;
+      return kNoKey;
     }
     out->append(o_.op == Op::kHgetall ? "GET /v1/hashes/" : "GET /v1/keys/");
-    AppendKey(out, o_.key_prefix, Pick());
+    const uint64_t key = Pick();
+    AppendKey(out, o_.key_prefix, key);
     out->append(" HTTP/1.1\r\nHost: nearcache\r\n\r\n");
+    return o_.op == Op::kGet ? key : kNoKey;
   }
 
   const Options& o_;
@@ -795,50 +797,65 @@ void Preload(const Options& o, const KeyPicker* picker) {
 struct WarmStats {
   uint64_t values = 0;  // keys that returned a value: warmed
   uint64_t nils = 0;
-  uint64_t errors = 0;
+  uint64_t errors = 0;  // in the last pass: keys left unwarmed
+  int passes = 0;
   double seconds = 0;
 };
 
 // Reads every key once through the target (GET, 1000 per round trip) and
-// returns, per key, whether it returned a value.
+// returns, per key, whether it returned a value. Keys that got an error
+// reply (a cache whose own Redis reads time out on a loaded machine) are
+// read again, up to kWarmPasses passes; stats->errors counts the last
+// pass's errors only.
 std::vector<uint8_t> Warm(const Options& o, const KeyPicker* picker,
                           WarmStats* stats) {
+  constexpr int kWarmPasses = 20;
+  constexpr uint64_t kBatch = 1000;
   std::vector<uint8_t> warmed(o.keys, 0);
+  std::vector<uint64_t> todo(o.keys);
+  for (uint64_t k = 0; k < o.keys; ++k) todo[k] = k;
   const int fd = ConnectOrDie(o.target);
   RequestBuilder builder(o, picker, o.seed ^ 0x77);
-  constexpr uint64_t kBatch = 1000;
   std::string out;
   const uint64_t start = NowNs();
-  for (uint64_t i = 0; i < o.keys; i += kBatch) {
-    const uint64_t end = std::min(o.keys, i + kBatch);
-    out.clear();
-    for (uint64_t k = i; k < end; ++k) builder.AppendGet(&out, k);
-    uint64_t k = i;
-    auto record = [&](const ScanResult& r, std::string_view) {
-      if (r.error) {
-        ++stats->errors;
-      } else if (r.has_bulk) {
-        ++stats->values;
-        warmed[k] = 1;
-      } else {
-        ++stats->nils;
+  for (int pass = 0; pass < kWarmPasses && !todo.empty(); ++pass) {
+    if (pass > 0) usleep(100'000);
+    std::vector<uint64_t> failed;
+    stats->errors = 0;
+    for (size_t i = 0; i < todo.size(); i += kBatch) {
+      const size_t end = std::min(todo.size(), i + kBatch);
+      out.clear();
+      for (size_t j = i; j < end; ++j) builder.AppendGet(&out, todo[j]);
+      size_t j = i;
+      auto record = [&](const ScanResult& r, std::string_view) {
+        const uint64_t k = todo[j++];
+        if (r.error) {
+          ++stats->errors;
+          failed.push_back(k);
+        } else if (r.has_bulk) {
+          ++stats->values;
+          warmed[k] = 1;
+        } else {
+          ++stats->nils;
+        }
+      };
+      if (!WriteAllBlocking(fd, out) ||
+          !ReadRepliesBlocking(fd, Protocol::kResp, end - i, record)) {
+        Die("warm through " + o.target.ToString() + " failed");
       }
-      ++k;
-    };
-    if (!WriteAllBlocking(fd, out) ||
-        !ReadRepliesBlocking(fd, Protocol::kResp, end - i, record)) {
-      Die("warm through " + o.target.ToString() + " failed");
     }
+    stats->passes = pass + 1;
+    todo.swap(failed);
   }
   close(fd);
   stats->seconds = (NowNs() - start) / 1e9;
   if (!o.quiet) {
     std::fprintf(stderr,
                  "warmed %" PRIu64 " of %" PRIu64
-                 " keys through %s in %.2f s "
+                 " keys through %s in %.2f s, %d passes "
                  "(%" PRIu64 " nil, %" PRIu64 " errors)\n",
                  stats->values, o.keys, o.target.ToString().c_str(),
-                 stats->seconds, stats->nils, stats->errors);
+                 stats->seconds, stats->passes, stats->nils, stats->errors);
   }
   return warmed;
 }
@@ -1504,6 +1521,7 @@ int Main(int argc, char** argv) {
       j += "\"warm\": {\"values\": " + std::to_string(warm.values) +
            ", \"nils\": " + std::to_string(warm.nils) +
            ", \"errors\": " + std::to_string(warm.errors) +
+           ", \"passes\": " + std::to_string(warm.passes) +
            ", \"seconds\": " + std::to_string(warm.seconds) + "}, ";
       j += "\"errors_warmed\": " + std::to_string(total.errors_warmed) + ", ";
       j += "\"errors_cold\": " + std::to_string(total.errors_cold) + ", ";

@@ -362,7 +362,7 @@ class FaultMatrixTest : public ::testing::TestWithParam<FaultCase> {
   }
 
   void TearDown() override {
-    if (HasFailure()) {
+    if (HasFailure() || EnvInt("NC_FM_VERBOSE", 0) != 0) {
       for (const auto& [name, text] : logs_) {
         std::cerr << "---- " << name << " ----\n" << text << "\n";
       }
@@ -433,6 +433,8 @@ class FaultMatrixTest : public ::testing::TestWithParam<FaultCase> {
     const std::string j =
         Verify(extra, P().verify_s, static_cast<int>(P().connections));
     EXPECT_GT(JsonInt(j, "completed"), 0) << j;
+    // The checker checked something: values where they are due, else nils.
+    EXPECT_GT(JsonInt(j, nil_is_old ? "values_checked" : "nils"), 0) << j;
     EXPECT_EQ(JsonInt(j, "errors"), 0) << j;
     EXPECT_EQ(JsonInt(j, "wrong_values"), 0) << j;
     int64_t old = JsonInt(j, "old_values");
