@@ -8,7 +8,8 @@
 // An Entry is one allocation: links, the value (one counted reference),
 // times as int64 nanoseconds since absl::UnixEpoch() (exact: absl::Time
 // arithmetic on the clock's values, saturated), the epoch (0 once
-// invalidated), the sequence number, the key's length, then the key's bytes.
+// invalidated), the sequence number, the key's length, then the key's bytes
+// and, only when the key has a Redis expiry, its deadline.
 // Its charge is recomputed from key and value, not stored.
 //
 // Fetches in flight are tracked per shard in `pending_`: key -> (number of
@@ -103,29 +104,44 @@ struct Entry {
   const Value* value;  // one reference, dropped by Destroy()
   uint64_t seq;        // BeginFetch order of the fetch that produced it
   int64_t read_at;     // when that fetch began (ns since UnixEpoch)
-  int64_t deadline;    // the key's Redis expiry (ns), kInfinite when none
   uint64_t epoch;      // InvalidateAll generation it was stored in; 0 when
                        // invalidated (epochs start at 1)
-  uint32_t key_size;
-  // The key's bytes follow key_size.
+  uint32_t key_size;   // kHasDeadline | the key's length
+  // The key's bytes follow key_size; then, when the key has a Redis expiry,
+  // its deadline (int64 ns, unaligned): most keys have none and save 8 bytes.
 
+  static constexpr uint32_t kHasDeadline = uint32_t{1} << 31;
   static const size_t kKeyOffset;
   const char* key_data() const {
     return reinterpret_cast<const char*>(this) + kKeyOffset;
   }
+  size_t key_length() const { return key_size & ~kHasDeadline; }
   absl::string_view key() const {
-    return absl::string_view(key_data(), key_size);
+    return absl::string_view(key_data(), key_length());
+  }
+  // The key's Redis expiry (ns), kInfinite when none.
+  int64_t deadline() const {
+    if ((key_size & kHasDeadline) == 0) return kInfinite;
+    int64_t d;
+    std::memcpy(&d, key_data() + key_length(), sizeof(d));
+    return d;
   }
 
-  static Entry* Create(absl::string_view key, ValuePtr value) {
-    void* memory =
-        ::operator new(std::max(sizeof(Entry), kKeyOffset + key.size()));
+  // REQUIRES: key.size() < 2 GiB (Redis keys are at most 512 MiB).
+  static Entry* Create(absl::string_view key, ValuePtr value,
+                       int64_t deadline) {
+    const bool has_deadline = deadline != kInfinite;
+    const size_t extra = has_deadline ? sizeof(deadline) : 0;
+    void* memory = ::operator new(
+        std::max(sizeof(Entry), kKeyOffset + key.size() + extra));
     Entry* e = new (memory) Entry{};
     e->value = value.Release();
-    e->key_size = static_cast<uint32_t>(key.size());
-    if (!key.empty()) {
-      std::memcpy(reinterpret_cast<char*>(e) + kKeyOffset, key.data(),
-                  key.size());
+    e->key_size =
+        static_cast<uint32_t>(key.size()) | (has_deadline ? kHasDeadline : 0);
+    char* bytes = reinterpret_cast<char*>(e) + kKeyOffset;
+    if (!key.empty()) std::memcpy(bytes, key.data(), key.size());
+    if (has_deadline) {
+      std::memcpy(bytes + key.size(), &deadline, sizeof(deadline));
     }
     return e;
   }
@@ -252,10 +268,9 @@ class alignas(64) ShardedLruCache::Shard {
                       int64_t deadline, size_t charge, int64_t now,
                       const Ttls& ttls, const std::atomic<uint64_t>& epoch) {
     // Built before the lock: an allocation and a copy of the key.
-    Entry* e = Entry::Create(key, std::move(value));
+    Entry* e = Entry::Create(key, std::move(value), deadline);
     e->seq = ticket.seq;
     e->read_at = absl::ToUnixNanos(ticket.started);
-    e->deadline = deadline;
     InsertResult result;
     {
       Lock lock(&mu_);
@@ -330,7 +345,7 @@ class alignas(64) ShardedLruCache::Shard {
   }
 
   static size_t ChargeOf(const Entry& e) {
-    return e.key_size + e.value->ByteSize() + kEntryOverhead;
+    return e.key_length() + e.value->ByteSize() + kEntryOverhead;
   }
   static int64_t TtlFor(const Entry& e, const Ttls& ttls) {
     return e.value->exists() ? ttls.ttl : ttls.negative_ttl;
@@ -341,7 +356,7 @@ class alignas(64) ShardedLruCache::Shard {
   static EntryState StateOf(const Entry& e, int64_t now, const Ttls& ttls,
                             uint64_t epoch) {
     if (e.epoch != epoch) return EntryState::kInvalidated;
-    if (now >= SatAdd(e.read_at, TtlFor(e, ttls)) || now >= e.deadline) {
+    if (now >= SatAdd(e.read_at, TtlFor(e, ttls)) || now >= e.deadline()) {
       return EntryState::kExpired;
     }
     return EntryState::kFresh;
