@@ -503,6 +503,17 @@ std::string MapCrLfToSpaces(std::string s) {
 }  // namespace
 
 const CommandInfo* FindCommand(absl::string_view name) {
+  // GET is most of what a feature server sends: skip the search for it.
+  static const CommandInfo* const kGetInfo = [] {
+    const Range r = kLetterIndex['g' - 'a'];
+    return Find(
+        absl::MakeConstSpan(kCommands).subspan(r.begin, r.end - r.begin),
+        "get");
+  }();
+  if (name.size() == 3 && (name[0] | 0x20) == 'g' && (name[1] | 0x20) == 'e' &&
+      (name[2] | 0x20) == 't') {
+    return kGetInfo;
+  }
   if (name.empty()) return nullptr;
   const char first = ToLowerAscii(name[0]);
   if (first < 'a' || first > 'z') return nullptr;

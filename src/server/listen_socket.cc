@@ -5,8 +5,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "absl/strings/numbers.h"
@@ -115,9 +115,8 @@ std::optional<uint32_t> PeerUid(int fd) {
 bool PeerAllowed(int fd, const std::vector<uint32_t>& allowed_uids) {
   if (allowed_uids.empty()) return true;
   const std::optional<uint32_t> uid = PeerUid(fd);
-  return uid.has_value() &&
-         std::find(allowed_uids.begin(), allowed_uids.end(), *uid) !=
-             allowed_uids.end();
+  return uid.has_value() && std::find(allowed_uids.begin(), allowed_uids.end(),
+                                      *uid) != allowed_uids.end();
 }
 
 }  // namespace nearcache

@@ -227,10 +227,25 @@ RespHandler::ParseOutcome RespHandler::AddParsed(resp::RequestParser& parser) {
 }
 
 boost::asio::awaitable<void> RespHandler::Run(ReplyWriter* out) {
-  if (!keys_.empty()) {
-    co_await keys_.Resolve(context_->cache, context_->fetcher,
-                           context_->counters);
+  if (!RunCached(out)) co_await RunFetched(out);
+}
+
+bool RespHandler::RunCached(ReplyWriter* out) {
+  if (!keys_.empty() &&
+      !keys_.ResolveCached(context_->cache, context_->counters)) {
+    return false;
   }
+  RenderAll(out);
+  return true;
+}
+
+boost::asio::awaitable<void> RespHandler::RunFetched(ReplyWriter* out) {
+  co_await keys_.ResolveFetched(context_->cache, context_->fetcher,
+                                context_->counters);
+  RenderAll(out);
+}
+
+void RespHandler::RenderAll(ReplyWriter* out) {
   for (const Command& c : commands_) Render(c, out);
   args_.clear();
   commands_.clear();

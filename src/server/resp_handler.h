@@ -43,6 +43,12 @@ struct FrontendContext {
   absl::Time started;                  // SystemClock time, for INFO uptime
   std::atomic<int64_t> next_client_id{1};
   std::atomic<int64_t> connected_clients{0};
+  // Connections nearcache closed or refused, by reason
+  // (nearcache_client_disconnects_total{reason}).
+  std::atomic<uint64_t> disconnects_output_limit{0};  // max_output_bytes
+  std::atomic<uint64_t> disconnects_idle{0};          // idle_timeout
+  std::atomic<uint64_t> disconnects_peer_uid{0};      // allowed_uids
+  std::atomic<uint64_t> disconnects_max_clients{0};   // max_connections
 };
 
 // Thread-compatible: one per connection.
@@ -75,6 +81,13 @@ class RespHandler {
   // Runs the queued commands and appends their replies to `out`, in order.
   boost::asio::awaitable<void> Run(resp::ReplyWriter* out);
 
+  // Run() in two steps, for the hot path: RunCached() answers the batch from
+  // the cache alone, without suspending, and returns true when it did (every
+  // key fresh, or none named); otherwise it returns false having rendered
+  // nothing, and RunFetched() must be awaited to finish the batch.
+  bool RunCached(resp::ReplyWriter* out);
+  boost::asio::awaitable<void> RunFetched(resp::ReplyWriter* out);
+
   // After Run(): close the connection once the replies are written.
   bool close_after_write() const { return close_; }
 
@@ -89,6 +102,8 @@ class RespHandler {
   };
 
   absl::Span<const absl::string_view> ArgsOf(const Command& c) const;
+  // Renders every queued command's reply, then empties the batch.
+  void RenderAll(resp::ReplyWriter* out);
   void Render(const Command& c, resp::ReplyWriter* out);
   void RenderClient(const resp::CommandInfo& info,
                     absl::Span<const absl::string_view> args,

@@ -32,12 +32,19 @@ void KeyLookup::Add(absl::string_view key, FetchKind kind) {
 boost::asio::awaitable<void> KeyLookup::Resolve(ShardedLruCache* cache,
                                                 Fetcher* fetcher,
                                                 LookupCounters* counters) {
+  if (ResolveCached(cache, counters)) co_return;
+  co_await ResolveFetched(cache, fetcher, counters);
+}
+
+bool KeyLookup::ResolveCached(ShardedLruCache* cache,
+                              LookupCounters* counters) {
   fetches_.clear();
   for (KeyResult& r : results_) {
     r.cached = cache->Lookup(r.key);
     if (r.cached.has_value() && r.cached->state == EntryState::kFresh) {
-      r.value = r.cached->value;
+      r.value = std::move(r.cached->value);
       r.age = r.cached->age;
+      r.cached.reset();
       if (r.value->exists()) {
         r.result = LookupResult::kHit;
         LookupCounters::Add(counters->hit);
@@ -50,6 +57,11 @@ boost::asio::awaitable<void> KeyLookup::Resolve(ShardedLruCache* cache,
       fetches_.push_back(FetchRequest{std::string(r.key), r.kind});
     }
   }
+  return fetches_.empty();
+}
+
+boost::asio::awaitable<void> KeyLookup::ResolveFetched(
+    ShardedLruCache* cache, Fetcher* fetcher, LookupCounters* counters) {
   if (fetches_.empty()) co_return;
   std::vector<FetchOutcome> outcomes =
       co_await fetcher->Fetch(std::move(fetches_));

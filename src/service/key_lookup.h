@@ -60,6 +60,15 @@ class KeyLookup {
   boost::asio::awaitable<void> Resolve(ShardedLruCache* cache, Fetcher* fetcher,
                                        LookupCounters* counters);
 
+  // Resolve() in two steps, so that a batch the cache answers entirely runs
+  // without suspending (no coroutine frame, no trip through the event loop):
+  // ResolveCached() looks every key up and returns true when all were
+  // fresh; otherwise ResolveFetched() must be awaited to finish the batch.
+  bool ResolveCached(ShardedLruCache* cache, LookupCounters* counters);
+  boost::asio::awaitable<void> ResolveFetched(ShardedLruCache* cache,
+                                              Fetcher* fetcher,
+                                              LookupCounters* counters);
+
   absl::Span<const KeyResult> results() const { return results_; }
   const KeyResult& operator[](size_t i) const { return results_[i]; }
   void Clear() { results_.clear(); }
