@@ -95,6 +95,15 @@ App::App(Config config)
   frontend_.version = NEARCACHE_VERSION;
   frontend_.started = SystemClock()->Now();
 
+  // One event loop per I/O thread. The first also runs the upstream side
+  // (pool, single-flight, invalidation link): a read-through then never
+  // hops threads, and on a small pod the sidecar keeps to one busy thread,
+  // like redis-server.
+  for (int i = 0; i < std::max(config_.listen.threads, 1); ++i) {
+    workers_.push_back(std::make_unique<asio::io_context>(1));
+    guards_.push_back(asio::make_work_guard(*workers_.back()));
+  }
+
   UpstreamPoolOptions pool_options = PoolOptionsFrom(config_.redis);
   const std::string address = config_.redis.endpoint.ToString();
   pool_options.on_state_change = [this, address](bool up) {
@@ -113,10 +122,10 @@ App::App(Config config)
   pool_options.on_connection_lost = [this](int64_t client_id, absl::Status) {
     invalidator_->OnDataConnectionLost(client_id);
   };
-  pool_ = std::make_unique<UpstreamPool>(upstream_io_.get_executor(),
+  pool_ = std::make_unique<UpstreamPool>(upstream_io().get_executor(),
                                          std::move(pool_options));
   service_ = std::make_unique<LookupService>(&cache_, pool_.get(),
-                                             upstream_io_.get_executor());
+                                             upstream_io().get_executor());
 
   InvalidatorOptions inv;
   inv.conn = PoolOptionsFrom(config_.redis).conn;
@@ -133,7 +142,7 @@ App::App(Config config)
     });
   };
   invalidator_ = std::make_unique<Invalidator>(
-      upstream_io_.get_executor(), std::move(inv), &cache_, service_.get());
+      upstream_io().get_executor(), std::move(inv), &cache_, service_.get());
   service_->set_upstream_duration(&upstream_duration_);
   frontend_.fetcher = service_.get();
   api_.cache = &cache_;
@@ -144,16 +153,11 @@ App::App(Config config)
     absl::MutexLock lock(&config_mu_);
     config_text_ = RenderConfig(config_);
   }
-
-  for (int i = 0; i < config_.listen.threads; ++i) {
-    workers_.push_back(std::make_unique<asio::io_context>(1));
-    guards_.push_back(asio::make_work_guard(*workers_.back()));
-  }
 }
 
 App::~App() { Shutdown(); }
 
-absl::Status App::Start() {
+absl::Status App::StartFrontEnds() {
   std::vector<asio::io_context*> workers;
   for (auto& w : workers_) workers.push_back(w.get());
   RespServerOptions resp;
@@ -188,6 +192,27 @@ absl::Status App::Start() {
     if (absl::Status s = http_->Start(); !s.ok()) return s;
   }
 
+  return absl::OkStatus();
+}
+
+absl::Status App::Start() {
+  for (auto& w : workers_) {
+    threads_.emplace_back([io = w.get()] { io->run(); });
+  }
+  asio::post(upstream_io(), [this] {
+    invalidator_->Start();
+    pool_->Start();
+  });
+  // Give the pool its first connection before serving, so that the first
+  // reads find Redis up rather than fail (bounded: Redis may be down).
+  const absl::Time deadline =
+      absl::Now() + config_.redis.connect_timeout + absl::Milliseconds(100);
+  while (!redis_up_.load() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  // Listen only now: the first requests find Redis up rather than fail.
+  if (absl::Status s = StartFrontEnds(); !s.ok()) return s;
+
   HttpServerOptions admin;
   admin.tcp_address = config_.admin.address;
   admin.max_connections = 64;
@@ -200,25 +225,6 @@ absl::Status App::Start() {
       std::move(admin), MakeAdminHandler(std::move(callbacks)),
       std::vector<asio::io_context*>{&admin_io_});
   if (absl::Status s = admin_->Start(); !s.ok()) return s;
-
-  threads_.emplace_back([this] {
-    auto guard = asio::make_work_guard(upstream_io_);
-    upstream_io_.run();
-  });
-  asio::post(upstream_io_, [this] {
-    invalidator_->Start();
-    pool_->Start();
-  });
-  // Give the pool its first connection before serving, so that the first
-  // reads find Redis up rather than fail (bounded: Redis may be down).
-  const absl::Time deadline =
-      absl::Now() + config_.redis.connect_timeout + absl::Milliseconds(100);
-  while (!redis_up_.load() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(2));
-  }
-  for (auto& w : workers_) {
-    threads_.emplace_back([io = w.get()] { io->run(); });
-  }
   threads_.emplace_back([this] {
     auto guard = asio::make_work_guard(admin_io_);
     admin_io_.run();
@@ -293,6 +299,10 @@ std::string App::MetricsText() {
   if (http_ != nullptr) src.http_connections = http_->active_connections();
   src.upstream_duration = &upstream_duration_;
   src.resp_connections = frontend_.connected_clients.load();
+  src.disconnects_output_limit = frontend_.disconnects_output_limit.load();
+  src.disconnects_idle = frontend_.disconnects_idle.load();
+  src.disconnects_peer_uid = frontend_.disconnects_peer_uid.load();
+  src.disconnects_max_clients = frontend_.disconnects_max_clients.load();
   src.version = NEARCACHE_VERSION;
   // The pool and the invalidator belong to the upstream thread: read them
   // there, waiting a bounded time (a stuck loop must not hang the scrape).
@@ -302,7 +312,7 @@ std::string App::MetricsText() {
     bool link_up = false;
   };
   auto snap = std::make_shared<Snapshot>();
-  asio::post(upstream_io_, [this, snap] {
+  asio::post(upstream_io(), [this, snap] {
     snap->upstream = pool_->stats();
     snap->link_up = invalidator_->link_up();
     snap->done.set_value();
@@ -323,7 +333,7 @@ bool App::EventLoopsAlive() {
     std::promise<void> done;
   };
   auto probe = std::make_shared<Probe>();
-  std::vector<asio::io_context*> loops = {&upstream_io_};
+  std::vector<asio::io_context*> loops;
   for (auto& w : workers_) loops.push_back(w.get());
   probe->pending = static_cast<int>(loops.size());
   for (asio::io_context* io : loops) {
@@ -375,7 +385,7 @@ void App::Shutdown() {
     }
   }
   if (!threads_.empty()) {
-    RunOn(upstream_io_, [this] {
+    RunOn(upstream_io(), [this] {
       invalidator_->Stop();
       pool_->Stop();
     });
@@ -383,7 +393,6 @@ void App::Shutdown() {
   if (admin_ != nullptr) admin_->Stop();
   guards_.clear();
   for (auto& w : workers_) w->stop();
-  upstream_io_.stop();
   admin_io_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();

@@ -60,6 +60,11 @@ class App {
   using WorkGuard =
       boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
 
+  // Binds the RESP and HTTP listeners and starts accepting.
+  absl::Status StartFrontEnds();
+  // The loop of the upstream side (pool, single-flight, invalidation): the
+  // first worker's.
+  boost::asio::io_context& upstream_io() { return *workers_.front(); }
   void Reload();
   void Shutdown();
 
@@ -75,7 +80,6 @@ class App {
   std::string config_text_ ABSL_GUARDED_BY(config_mu_);
   LatencyHistogram upstream_duration_;
   FrontendContext frontend_;
-  boost::asio::io_context upstream_io_;
   std::unique_ptr<UpstreamPool> pool_;
   std::unique_ptr<LookupService> service_;
   std::unique_ptr<Invalidator> invalidator_;

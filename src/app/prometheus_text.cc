@@ -1,5 +1,7 @@
 #include "app/prometheus_text.h"
 
+#include <deque>
+#include <iterator>
 #include <limits>
 #include <sstream>
 #include <utility>
@@ -16,6 +18,9 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
+// The families of one scrape. Add() returns a reference that stays valid
+// while more families are added (a std::deque never moves its elements), so
+// a caller may fill two families side by side.
 class Families {
  public:
   MetricFamily& Add(std::string name, std::string help, MetricType type) {
@@ -23,10 +28,13 @@ class Families {
         MetricFamily{std::move(name), std::move(help), type, {}});
     return families_.back();
   }
-  std::vector<MetricFamily>& all() { return families_; }
+  std::vector<MetricFamily> all() {
+    return std::vector<MetricFamily>(std::make_move_iterator(families_.begin()),
+                                     std::make_move_iterator(families_.end()));
+  }
 
  private:
-  std::vector<MetricFamily> families_;
+  std::deque<MetricFamily> families_;
 };
 
 void AddCounter(MetricFamily& f, std::vector<ClientMetric::Label> labels,
@@ -165,6 +173,23 @@ std::string RenderPrometheusText(const MetricsSources& src) {
              static_cast<double>(src.resp_connections));
     AddGauge(f, {{"frontend", "http"}},
              static_cast<double>(src.http_connections));
+  }
+  {
+    MetricFamily& f = fam.Add(
+        "nearcache_client_disconnects_total",
+        "RESP connections nearcache closed or refused, by reason: "
+        "output_limit (listen.max_output_bytes), idle (listen.idle_timeout), "
+        "peer_uid (listen.allowed_uids), max_clients "
+        "(listen.max_connections).",
+        MetricType::Counter);
+    AddCounter(f, {{"reason", "output_limit"}},
+               static_cast<double>(src.disconnects_output_limit));
+    AddCounter(f, {{"reason", "idle"}},
+               static_cast<double>(src.disconnects_idle));
+    AddCounter(f, {{"reason", "peer_uid"}},
+               static_cast<double>(src.disconnects_peer_uid));
+    AddCounter(f, {{"reason", "max_clients"}},
+               static_cast<double>(src.disconnects_max_clients));
   }
   AddGauge(fam.Add("nearcache_build_info", "nearcache's version.",
                    MetricType::Gauge),

@@ -28,6 +28,11 @@ struct MetricsSources {
   bool invalidation_link_up = false;
   int64_t resp_connections = 0;
   int64_t http_connections = 0;
+  // RESP connections nearcache closed or refused, by reason.
+  uint64_t disconnects_output_limit = 0;
+  uint64_t disconnects_idle = 0;
+  uint64_t disconnects_peer_uid = 0;
+  uint64_t disconnects_max_clients = 0;
   std::string version;
 };
 
