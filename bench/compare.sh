@@ -297,7 +297,7 @@ scenario_zipf() {
   stop_pid "$NC_PID"
 }
 
-# HTTP front-end: POST /v1/lookup with 10 keys vs MGET of 10 keys.
+# HTTP front-end: POST /v1/lookup with 50 keys (the size) vs MGET of 50 keys.
 maybe_http() {
   local phase=$1 up=$2
   if [[ ! -S $NC_HTTP ]]; then
@@ -308,13 +308,13 @@ maybe_http() {
   local r
   for r in $(seq 1 "$ROUNDS"); do
     ((SECONDS > DEADLINE)) && return
-    loadgen "$phase.http-lookup10.redis.nc_loadgen.r$r" "$up" --keys "$HIT_KEYS" --command MGET:10
-    info_stats "$NC_SOCK" "$RUNS/$phase.http-lookup10.nearcache.nc_loadgen.r$r.before"
-    loadgen "$phase.http-lookup10.nearcache.nc_loadgen.r$r" "$NC_HTTP" \
-      --protocol http --keys "$HIT_KEYS" --command LOOKUP:10
-    info_stats "$NC_SOCK" "$RUNS/$phase.http-lookup10.nearcache.nc_loadgen.r$r.after"
-    loadgen "$phase.http-lookup10.nearcache-resp.nc_loadgen.r$r" "$NC_SOCK" \
-      --keys "$HIT_KEYS" --command MGET:10
+    loadgen "$phase.http-lookup50.redis.nc_loadgen.r$r" "$up" --keys "$HIT_KEYS" --command MGET:50
+    info_stats "$NC_SOCK" "$RUNS/$phase.http-lookup50.nearcache.nc_loadgen.r$r.before"
+    loadgen "$phase.http-lookup50.nearcache.nc_loadgen.r$r" "$NC_HTTP" \
+      --protocol http --keys "$HIT_KEYS" --command LOOKUP:50
+    info_stats "$NC_SOCK" "$RUNS/$phase.http-lookup50.nearcache.nc_loadgen.r$r.after"
+    loadgen "$phase.http-lookup50.nearcache-resp.nc_loadgen.r$r" "$NC_SOCK" \
+      --keys "$HIT_KEYS" --command MGET:50
   done
 }
 

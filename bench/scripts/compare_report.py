@@ -28,7 +28,7 @@ SCENARIOS = {
     "miss": "miss path: GET, 10k keys x 1 KiB, max_bytes 64KiB",
     "zipf": "Zipf mixed: 100k keys, s=0.99, cache ~10% of keys, "
     "95% GET / 5% SET to Redis",
-    "http-lookup10": "HTTP: POST /v1/lookup of 10 keys vs MGET of 10",
+    "http-lookup50": "HTTP: POST /v1/lookup of 50 keys vs MGET of 50",
 }
 
 
@@ -249,7 +249,7 @@ def main():
                     hr_text = "–" if hr is None else f"{hr * 100:.1f}%"
                     tname = {"nearcache-resp": "nearcache (RESP)"}.get(
                         target, target)
-                    if scenario == "http-lookup10" and target == "nearcache":
+                    if scenario == "http-lookup50" and target == "nearcache":
                         tname = "nearcache (HTTP)"
                     err = str(s["errors"])
                     if s["first_error"]:
