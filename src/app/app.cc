@@ -399,10 +399,12 @@ void App::Shutdown() {
   resp_.reset();
   http_.reset();
   admin_.reset();
-  workers_.clear();
+  // The upstream side's timers and sockets belong to the first worker's
+  // io_context: destroy them before it.
   invalidator_.reset();
   service_.reset();
   pool_.reset();
+  workers_.clear();
 }
 
 }  // namespace nearcache
