@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -28,6 +27,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/fakes/subprocess.h"
 
 #ifndef NEARCACHE_BINARY
 #define NEARCACHE_BINARY "nearcache"
@@ -92,32 +92,6 @@ std::vector<std::string> ChildEnv(
     env.push_back(absl::StrCat(name, "=", value));
   }
   return env;
-}
-
-// Forks and execs `args` with `env`, stdout to `out_fd` and stderr to
-// `err_fd`. The child dies with the calling thread. Returns the pid, or -1.
-pid_t Spawn(std::vector<std::string> args, std::vector<std::string> env,
-            int out_fd, int err_fd) {
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (std::string& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid != 0) return pid;
-  // Child: only async-signal-safe calls until exec.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) _exit(127);
-  dup2(out_fd, STDOUT_FILENO);
-  dup2(err_fd, STDERR_FILENO);
-  // The test's own client sockets must not leak into the child.
-  if (close_range(3, ~0U, 0) != 0) {
-    for (int fd = 3; fd < 4096; ++fd) close(fd);
-  }
-  execve(argv[0], argv.data(), envp.data());
-  _exit(127);
 }
 
 // Waits for `pid` up to `timeout`. Returns true and sets *wstatus when it
@@ -195,7 +169,8 @@ RunResult RunNearcache(
       open(err_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   std::vector<std::string> argv = {NearcacheProcess::BinaryPath()};
   argv.insert(argv.end(), args.begin(), args.end());
-  const pid_t pid = Spawn(argv, ChildEnv(env), out_fd, err_fd);
+  const std::vector<std::string> child_env = ChildEnv(env);
+  const pid_t pid = SpawnChild(argv, out_fd, err_fd, &child_env);
   close(out_fd);
   close(err_fd);
   if (pid > 0) {
@@ -255,16 +230,7 @@ std::string NearcacheProcess::RenderConfig() const {
       {"log.level", "debug"},
       {"log.format", "text"},
   };
-  for (const auto& [path, value] : options_.overrides) {
-    bool found = false;
-    for (auto& [p, v] : keys) {
-      if (p == path) {
-        v = value;
-        found = true;
-      }
-    }
-    if (!found) keys.emplace_back(path, value);
-  }
+  MergeOverrides(&keys, options_.overrides);
   // section -> "key: value" lines, in first-seen order.
   std::vector<std::pair<std::string, std::vector<std::string>>> sections;
   for (const auto& [path, value] : keys) {
@@ -308,8 +274,9 @@ absl::Status NearcacheProcess::Start() {
     return absl::InternalError(
         absl::StrCat("open(", log_path_, "): ", strerror(errno)));
   }
-  pid_ = Spawn({BinaryPath(), "--config", config_path_}, ChildEnv(options_.env),
-               log_fd, log_fd);
+  const std::vector<std::string> child_env = ChildEnv(options_.env);
+  pid_ = SpawnChild({BinaryPath(), "--config", config_path_}, log_fd, log_fd,
+                    &child_env);
   close(log_fd);
   if (pid_ < 0)
     return absl::InternalError(absl::StrCat("fork: ", strerror(errno)));
@@ -439,6 +406,21 @@ RedisReply NearcacheProcess::Command(const std::vector<std::string>& args) {
 
 RedisClient NearcacheProcess::Connect() const {
   return ConnectUnix(socket_path_);
+}
+
+void MergeOverrides(
+    std::vector<std::pair<std::string, std::string>>* base,
+    const std::vector<std::pair<std::string, std::string>>& changes) {
+  for (const auto& [path, value] : changes) {
+    bool found = false;
+    for (auto& [p, v] : *base) {
+      if (p == path) {
+        v = value;
+        found = true;
+      }
+    }
+    if (!found) base->emplace_back(path, value);
+  }
 }
 
 }  // namespace nearcache

@@ -160,6 +160,13 @@ class NearcacheProcess {
   RedisClient client_;
 };
 
+// Sets each (dotted path, value) of `changes` in `*base`: replaces the value
+// of a path already there, appends a new one. The config-override lists of
+// NearcacheOptions merge this way (later wins).
+void MergeOverrides(
+    std::vector<std::pair<std::string, std::string>>* base,
+    const std::vector<std::pair<std::string, std::string>>& changes);
+
 }  // namespace nearcache
 
 #endif  // NEARCACHE_TESTS_FAKES_NEARCACHE_PROCESS_H_

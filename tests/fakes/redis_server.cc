@@ -7,7 +7,6 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -24,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tests/fakes/subprocess.h"
 
 namespace nearcache {
 namespace {
@@ -181,10 +181,6 @@ absl::Status RedisServerProcess::Start() {
   }
   args.insert(args.end(), options_.extra_args.begin(),
               options_.extra_args.end());
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
   unlink(unix_path_.c_str());
   std::string log_path = dir_ + "/redis.log";
   int log_fd =
@@ -194,25 +190,10 @@ absl::Status RedisServerProcess::Start() {
         absl::StrCat("open(", log_path, "): ", strerror(errno)));
   }
 
-  pid_t parent = getpid();
-  pid_t pid = fork();
+  const pid_t pid = SpawnChild(args, log_fd, log_fd);
   if (pid < 0) {
     close(log_fd);
     return absl::InternalError(absl::StrCat("fork: ", strerror(errno)));
-  }
-  if (pid == 0) {
-    // Child: only async-signal-safe calls until exec.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);  // the parent died already
-    dup2(log_fd, STDOUT_FILENO);
-    dup2(log_fd, STDERR_FILENO);
-    // Inherited sockets (the test's client connections) would keep peers
-    // from seeing them close.
-    if (close_range(3, ~0U, 0) != 0) {
-      for (int fd = 3; fd < 4096; ++fd) close(fd);
-    }
-    execv(argv[0], argv.data());
-    _exit(127);
   }
   close(log_fd);
   pid_ = pid;
@@ -432,6 +413,17 @@ std::string RedisServerProcess::LogTail() const {
   std::string log = ss.str();
   constexpr size_t kTail = 2000;
   return log.size() > kTail ? log.substr(log.size() - kTail) : log;
+}
+
+int64_t InfoField(const RedisReply& info, absl::string_view field) {
+  const std::string needle = absl::StrCat(field, ":");
+  const size_t at = info.str.find(needle);
+  if (at == std::string::npos) return -1;
+  const size_t begin = at + needle.size();
+  const size_t end = info.str.find("\r\n", begin);
+  int64_t v = -1;
+  if (!absl::SimpleAtoi(info.str.substr(begin, end - begin), &v)) return -1;
+  return v;
 }
 
 }  // namespace nearcache

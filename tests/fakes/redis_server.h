@@ -138,6 +138,9 @@ class RedisServerProcess {
   redisContext* client_ = nullptr;
 };
 
+// The integer `field` of an INFO reply's text ("field:123"), or -1.
+int64_t InfoField(const RedisReply& info, absl::string_view field);
+
 }  // namespace nearcache
 
 #endif  // NEARCACHE_TESTS_FAKES_REDIS_SERVER_H_

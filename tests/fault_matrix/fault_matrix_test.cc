@@ -38,7 +38,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,6 +60,7 @@
 #include "gtest/gtest.h"
 #include "tests/fakes/nearcache_process.h"
 #include "tests/fakes/redis_server.h"
+#include "tests/fakes/subprocess.h"
 
 #ifndef NC_LOADGEN_BINARY
 #define NC_LOADGEN_BINARY "nc_loadgen"
@@ -169,18 +169,6 @@ int64_t RssBytes(pid_t pid) {
   return kb * 1024;
 }
 
-// The integer `field` of an INFO reply, or -1.
-int64_t InfoField(const RedisReply& info, const std::string& field) {
-  const std::string needle = absl::StrCat(field, ":");
-  const size_t at = info.str.find(needle);
-  if (at == std::string::npos) return -1;
-  const size_t begin = at + needle.size();
-  const size_t end = info.str.find("\r\n", begin);
-  int64_t v = -1;
-  if (!absl::SimpleAtoi(info.str.substr(begin, end - begin), &v)) return -1;
-  return v;
-}
-
 // A child process (nc_loadgen, nc_delay_proxy) with its output in a log
 // file. Killed (SIGKILL) on destruction; dies with the test's main thread.
 class Child {
@@ -195,22 +183,7 @@ class Child {
     const int log_fd =
         open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (log_fd < 0) return false;
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const pid_t parent = getpid();
-    const pid_t pid = fork();
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(127);
-      dup2(log_fd, STDOUT_FILENO);
-      dup2(log_fd, STDERR_FILENO);
-      if (close_range(3, ~0U, 0) != 0) {
-        for (int fd = 3; fd < 4096; ++fd) close(fd);
-      }
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
+    const pid_t pid = SpawnChild(std::move(args), log_fd, log_fd);
     close(log_fd);
     pid_ = pid;
     return pid > 0;

@@ -40,6 +40,7 @@
 #include "nearcache/value.h"
 #include "tests/fakes/nearcache_process.h"
 #include "tests/fakes/redis_server.h"
+#include "tests/fakes/subprocess.h"
 #include "tests/integration/prometheus_text.h"
 #include "tests/integration/raw_resp.h"
 
@@ -124,9 +125,6 @@ CurlResult Curl(const std::vector<std::string>& args) {
   CurlResult r;
   std::vector<std::string> argv = {kCurl, "-sS", "-i", "--max-time", "30"};
   argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> cargv;
-  for (std::string& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0) return r;
   if (pipe2(err, O_CLOEXEC) != 0) {
@@ -134,17 +132,7 @@ CurlResult Curl(const std::vector<std::string>& args) {
     close(out[1]);
     return r;
   }
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    dup2(err[1], STDERR_FILENO);
-    // No socket of the test (a RESP client, say) may live on in curl.
-    if (close_range(3, ~0U, 0) != 0) {
-      for (int fd = 3; fd < 4096; ++fd) close(fd);
-    }
-    execv(kCurl, cargv.data());
-    _exit(127);
-  }
+  const pid_t pid = SpawnChild(std::move(argv), out[1], err[1]);
   close(out[1]);
   close(err[1]);
   if (pid < 0) {
@@ -231,16 +219,7 @@ class AdminE2eTest : public ::testing::Test {
         {"listen.http_tcp", absl::StrCat("127.0.0.1:", http_port_)},
         {"admin.address", absl::StrCat("127.0.0.1:", admin_port_)},
     };
-    for (const auto& [k, v] : extra) {
-      bool replaced = false;
-      for (auto& [k2, v2] : all) {
-        if (k2 == k) {
-          v2 = v;
-          replaced = true;
-        }
-      }
-      if (!replaced) all.emplace_back(k, v);
-    }
+    MergeOverrides(&all, extra);
     return all;
   }
 
@@ -954,16 +933,7 @@ class AdminReloadTest : public AdminE2eTest {
   void Reload(const Overrides& changed, const std::string& log_line,
               int occurrence) {
     Overrides all = overrides_;
-    for (const auto& [k, v] : changed) {
-      bool replaced = false;
-      for (auto& [k2, v2] : all) {
-        if (k2 == k) {
-          v2 = v;
-          replaced = true;
-        }
-      }
-      if (!replaced) all.emplace_back(k, v);
-    }
+    MergeOverrides(&all, changed);
     ASSERT_TRUE(nearcache_->RewriteConfig(WithListeners(all)).ok());
     nearcache_->Signal(SIGHUP);
     ASSERT_TRUE(Eventually([&] { return Count(log_line) >= occurrence; }))

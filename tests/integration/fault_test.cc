@@ -36,18 +36,6 @@ void ExpectNearcacheError(const RedisReply& r) {
   EXPECT_FALSE(absl::StartsWith(r.str, "CLIENT:")) << "transport: " << r.str;
 }
 
-// The integer `field` of INFO's text, or -1.
-int64_t InfoField(const RedisReply& info, absl::string_view field) {
-  const std::string needle = absl::StrCat(field, ":");
-  const size_t at = info.str.find(needle);
-  if (at == std::string::npos) return -1;
-  const size_t begin = at + needle.size();
-  const size_t end = info.str.find("\r\n", begin);
-  int64_t v = -1;
-  if (!absl::SimpleAtoi(info.str.substr(begin, end - begin), &v)) return -1;
-  return v;
-}
-
 // Parameter: invalidation.tracking. Off, only TTLs bound staleness; on (the
 // product default), losing Redis also loses the invalidation link, which
 // must not get in the way of serving stale.
